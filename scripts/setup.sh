@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the system packages the suite needs, when missing. Idempotent; one dpkg query when all is present.
+# Usage: setup.sh [run|test|docker]   run: a real test; test: also a browser for the report test; docker: also Docker.
+set -euo pipefail
+purpose=${1:-run}
+
+packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps)
+case "$purpose" in
+  run) ;;
+  test) packages+=(chromium) ;;
+  docker) packages+=(docker.io debootstrap) ;;
+  *) echo "setup: unknown purpose '$purpose' (expected run, test or docker)" >&2; exit 2 ;;
+esac
+
+# One dpkg query for all; a package dpkg has never heard of prints nothing, so compare against the list.
+installed=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' "${packages[@]}" 2>/dev/null || true) "
+missing=()
+for p in "${packages[@]}"; do
+  [[ "$installed" == *" $p:installed "* ]] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: missing ${missing[*]}; this is not a Debian-like system: install them with your package manager (Java 17, ZooKeeper 3.8, kazoo, Curator, iproute2, iptables)" >&2
+    exit 3
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+    exit 3
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # The package lists of a fresh machine are empty; refresh them once before installing.
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/zk-lock-jepsen-setup.log 2>&1; then
+    apt-get update -qq >>/tmp/zk-lock-jepsen-setup.log 2>&1
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/zk-lock-jepsen-setup.log 2>&1 \
+      || { echo "setup: apt-get install ${missing[*]} failed; see /tmp/zk-lock-jepsen-setup.log" >&2; exit 3; }
+  fi
+fi

@@ -1,0 +1,138 @@
+/**
+ * The history: plain data, one JSON object per line in results/<run>/history.jsonl (docs/history-format.md).
+ *
+ * Time is the runner's monotonic clock (CLOCK_MONOTONIC, shared by every process on the machine), in
+ * nanoseconds since the run started, stamped when the runner sends a request and when it receives the answer.
+ * A worker frozen with SIGSTOP answers late, and that lateness is what makes a stale holder visible, so no
+ * worker's own clock ever orders anything.
+ */
+export const HISTORY_VERSION = 1;
+
+export type OpFunction = 'acquire' | 'release' | 'read' | 'fenced-write';
+export type Outcome = 'ok' | 'fail' | 'info';
+export type AcquireMode = 'try' | 'blocking';
+
+/**
+ * One client operation: an `invoke` line, then exactly one completion line (`ok`, `fail` or `info`) with the
+ * same `id`, unless the run ended first (then the operation stays open, as an `info` would).
+ * - `ok`: it happened. `fail`: it definitely did not happen. `info`: unknown; it may or may not have happened.
+ * - An acquire answered `info` does not make its client believe it holds the lock.
+ */
+export interface OpLine {
+  kind: 'op';
+  id: number;
+  type: 'invoke' | Outcome;
+  time: number;
+  f: OpFunction;
+  /** The client (one ZooKeeper session at a time) that performed it, e.g. "c3". */
+  client: string;
+  /** The client host: the worker process that hosts the client, e.g. "w1". */
+  worker: string;
+  lock?: string;
+  mode?: AcquireMode;
+  timeoutMs?: number;
+  /** fenced-write: the value written; read: the value read (on ok). */
+  value?: number;
+  /** The fence token: czxid of the client's lock node. null when the recipe gives none. */
+  token?: number | null;
+  /** Full path of the client's lock node (acquire ok). */
+  node?: string;
+  /** ZooKeeper session id as "0x" + lowercase hex, no padding. */
+  session?: string;
+  error?: string;
+}
+
+/** A fault of the nemesis: `start` when it takes effect, `stop` when it is healed. Same `id` for both. */
+export interface NemesisLine {
+  kind: 'nemesis';
+  id: number;
+  type: 'start' | 'stop';
+  time: number;
+  /** The nemesis that did it: kill, pause, partition, partition-clients, pause-holder, kill-mid-create, lost-reply, lost-delete. */
+  f: string;
+  /** One line a person can read: "SIGKILL zk2 (leader)". */
+  description: string;
+  /** Targets and parameters: nodes, workers, clients, grudge, durations. */
+  value: Record<string, unknown>;
+}
+
+/** What the fault proxy did to a connection or a frame (docs/proxy-api.md lists the events). */
+export interface ProxyLine {
+  kind: 'proxy';
+  time: number;
+  event: string;
+  clientHost?: string;
+  server?: number;
+  session?: string;
+  xid?: number;
+  op?: string;
+  path?: string;
+  /** zxid of a dropped reply, "0x" + hex. */
+  zxid?: string;
+  err?: number;
+  detail?: string;
+}
+
+/** A worker's own report: session state changes of its clients, or the worker itself crashing or exiting. */
+export interface WorkerLine {
+  kind: 'worker';
+  time: number;
+  worker: string;
+  client?: string;
+  event: 'connected' | 'disconnected' | 'expired' | 'crashed' | 'exited' | 'stderr';
+  session?: string;
+  detail?: string;
+}
+
+/** A write as it arrived at the fenced resource, in arrival order (what the resource actually saw). */
+export interface ResourceLine {
+  kind: 'resource';
+  time: number;
+  resource: string;
+  client: string;
+  token: number | null;
+  value: number;
+  accepted: boolean;
+}
+
+export interface LockChild {
+  name: string;
+  path: string;
+  czxid: number;
+  /** Session owning the ephemeral node, "0x" + hex; "0x0" for a persistent node. */
+  ephemeralOwner: string;
+}
+
+/** The state of ZooKeeper and of the resources at one moment: every lock's children and every live session. */
+export interface SnapshotLine {
+  kind: 'snapshot';
+  time: number;
+  final: boolean;
+  locks: Record<string, LockChild[]>;
+  sessions: string[];
+  resources: Record<string, { value: number; highestToken: number | null }>;
+}
+
+export interface HeaderLine {
+  kind: 'header';
+  version: typeof HISTORY_VERSION;
+  runId: string;
+  /** Wall-clock start, ISO 8601; only for people. */
+  startedAt: string;
+  config: Record<string, unknown>;
+}
+
+export interface EndLine {
+  kind: 'end';
+  time: number;
+  reason: 'completed' | 'interrupted' | 'crashed';
+  detail?: string;
+}
+
+export type HistoryLine = HeaderLine | OpLine | NemesisLine | ProxyLine | WorkerLine | ResourceLine | SnapshotLine | EndLine;
+
+/** Session ids are compared as strings, so every producer normalises them the same way. */
+export function formatSessionId(id: bigint | number | string): string {
+  const value = typeof id === 'string' ? BigInt(id.startsWith('0x') ? id : `0x${id}`) : BigInt(id);
+  return `0x${value.toString(16)}`;
+}
