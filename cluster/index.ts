@@ -1,0 +1,43 @@
+/**
+ * The entry point of cluster/: `createCluster` picks a backend by name. Backends register in BACKENDS.
+ */
+import { LocalCluster } from './local.ts';
+import type { Cluster } from './types.ts';
+
+export interface CreateClusterOptions {
+  backend?: Cluster['backend'];
+  /** Number of servers; default 3. */
+  nodes?: number;
+  /** ZooKeeper tickTime in ms; default 200. */
+  tickTimeMs?: number;
+  /** The run's directory: node data and logs go to <runDir>/nodes/zk<N>/. */
+  runDir: string;
+  /** CIDR of the cluster's private network; by default a free /24 of 10.213.0.0/16 (local backend). */
+  subnet?: string;
+}
+
+type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
+  Pick<CreateClusterOptions, 'subnet'>;
+
+/** Backend name → factory. A backend not implemented yet is absent; the docker backend registers here. */
+const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster>> = {
+  local: (options) => new LocalCluster(options),
+};
+
+export const DEFAULT_NODES = 3;
+export const DEFAULT_TICK_TIME_MS = 200;
+
+/** Creates a cluster handle; nothing runs until `start()`. Call `teardown()` when done (signals do it too). */
+export async function createCluster(options: CreateClusterOptions): Promise<Cluster> {
+  const backend = options.backend ?? 'local';
+  const factory = BACKENDS[backend];
+  if (factory === undefined) throw new Error(`cluster backend '${backend}' is not available`);
+  return factory({
+    nodes: options.nodes ?? DEFAULT_NODES,
+    tickTimeMs: options.tickTimeMs ?? DEFAULT_TICK_TIME_MS,
+    runDir: options.runDir,
+    ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
+  });
+}
+
+export type { Cluster, Grudge, NodeId, NodeMode, NodeStatus, ServerAddress } from './types.ts';

@@ -1,0 +1,362 @@
+/**
+ * The local backend: every ZooKeeper server runs in its own network namespace, attached by a veth pair to a
+ * private bridge on which the host keeps an address, so host processes (clients, the fault proxy) reach every
+ * server while partitions are iptables rules inside the namespaces.
+ */
+import { spawn } from 'node:child_process';
+import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { registerCleanup } from '../src/cleanup.ts';
+import { ClusterError } from './errors.ts';
+import { run, runIn } from './exec.ts';
+import {
+  claimSubnet,
+  isStopped,
+  names,
+  newClusterId,
+  processStartTime,
+  removeCluster,
+  serverPids,
+  signal,
+  sweep,
+  waitForExit,
+  writeState,
+  type ClusterState,
+} from './resources.ts';
+import {
+  checkCapacity,
+  formatSubnet,
+  freePoolSubnets,
+  hostAddress,
+  nodeAddress,
+  parseSubnet,
+  refuseOverlap,
+  type Subnet,
+} from './subnet.ts';
+import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
+import { isSettled, leadersIn, waitForStatus } from './wait.ts';
+import { CLIENT_PORT, ZOOKEEPER_CLASSPATH, fourLetterWord, javaArguments, parseSrvr, zooConfig } from './zookeeper.ts';
+
+export interface LocalClusterOptions {
+  nodes: number;
+  tickTimeMs: number;
+  runDir: string;
+  /** CIDR such as 10.213.7.0/24; by default a free /24 of 10.213.0.0/16. */
+  subnet?: string;
+}
+
+/** On two shared cores, three JVMs starting and electing can take a while; the bound only catches a stuck start. */
+const START_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 10_000;
+
+interface LocalNode {
+  id: NodeId;
+  namespace: string;
+  veth: string;
+  dir: string;
+  pid?: number;
+}
+
+/** Root, java, ZooKeeper's jars, ip and iptables: each missing one is reported as one line. */
+export async function checkPrerequisites(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new ClusterError('the local cluster needs root (network namespaces and iptables); run as root');
+  }
+  for (const command of ['java', 'ip', 'iptables']) {
+    if (!(await onPath(command))) {
+      throw new ClusterError(`'${command}' not found on PATH; run scripts/setup.sh (or npm run setup) as root`);
+    }
+  }
+  for (const jar of ZOOKEEPER_CLASSPATH.split(':')) {
+    if (!(await access(jar).then(() => true, () => false))) {
+      throw new ClusterError(`${jar} is missing; install Debian's zookeeper package (npm run setup)`);
+    }
+  }
+}
+
+async function onPath(command: string): Promise<boolean> {
+  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
+    if (await access(join(directory, command), constants.X_OK).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+export function validateOptions(options: LocalClusterOptions): void {
+  if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 50) {
+    throw new ClusterError(`nodes must be an integer from 1 to 50, got ${options.nodes}`);
+  }
+  if (!Number.isInteger(options.tickTimeMs) || options.tickTimeMs < 10) {
+    throw new ClusterError(`tick time must be an integer of at least 10 ms, got ${options.tickTimeMs}`);
+  }
+  if (options.subnet !== undefined) checkCapacity(parseSubnet(options.subnet), options.nodes);
+}
+
+export class LocalCluster implements Cluster {
+  readonly backend = 'local';
+  readonly id: string;
+  readonly nodeIds: readonly NodeId[];
+  private readonly nodes: Map<NodeId, LocalNode>;
+  private subnet: Subnet | undefined;
+  private unregisterCleanup: (() => void) | undefined;
+
+  constructor(
+    private readonly options: LocalClusterOptions,
+    existing?: { id: string; subnet: string; pids: Map<NodeId, number> },
+  ) {
+    validateOptions(options);
+    this.id = existing?.id ?? newClusterId();
+    this.subnet = existing ? parseSubnet(existing.subnet) : undefined;
+    this.nodeIds = Array.from({ length: options.nodes }, (_, index) => index + 1);
+    this.nodes = new Map(
+      this.nodeIds.map((id) => [
+        id,
+        {
+          id,
+          namespace: names.namespace(this.id, id),
+          veth: names.veth(this.id, id),
+          dir: resolve(options.runDir, 'nodes', `zk${id}`),
+          ...(existing?.pids.has(id) ? { pid: existing.pids.get(id)! } : {}),
+        },
+      ]),
+    );
+  }
+
+  /** A handle on a cluster another process started (the CLI's detached cluster), for status and teardown. */
+  static async attach(state: ClusterState): Promise<LocalCluster> {
+    if (state.subnet === undefined) throw new ClusterError(`cluster ${state.id} never finished starting`);
+    const options = { nodes: state.nodes, tickTimeMs: state.tickTimeMs, runDir: state.runDir };
+    return new LocalCluster(options, { id: state.id, subnet: state.subnet, pids: await serverPids(state.id) });
+  }
+
+  async start(): Promise<void> {
+    const fresh = this.subnet === undefined;
+    try {
+      if (fresh) await this.create();
+      for (const node of this.nodes.values()) {
+        if (node.pid === undefined) this.spawnServer(node);
+      }
+      await waitForStatus(this, 'a leader with every node serving', isSettled, START_TIMEOUT_MS);
+    } catch (error) {
+      // A cluster that never came up is of no use to anyone: remove it now rather than at the next sweep.
+      // Its logs stay in the run directory.
+      if (fresh) await this.teardown();
+      throw error;
+    }
+  }
+
+  /** First start: sweep dead clusters, record ownership, claim a subnet, build the network and the node dirs. */
+  private async create(): Promise<void> {
+    await checkPrerequisites();
+    await sweep();
+    this.unregisterCleanup = registerCleanup(`cluster ${this.id}`, () => this.teardown());
+    // The state file exists before any resource does, so a crash at any later point leaves a findable owner.
+    await this.recordState(false);
+    this.subnet = await this.claimSubnet();
+    await this.recordState(false);
+    await this.createNetwork(this.subnet);
+    const servers = new Map(this.nodeIds.map((id) => [id, nodeAddress(this.subnet!, id)]));
+    for (const node of this.nodes.values()) {
+      // A fresh ensemble starts empty even in a reused run directory; restarts later keep the data.
+      await rm(node.dir, { recursive: true, force: true });
+      await mkdir(join(node.dir, 'data'), { recursive: true });
+      await writeFile(join(node.dir, 'data', 'myid'), `${node.id}\n`);
+      const config = zooConfig({ tickTimeMs: this.options.tickTimeMs, dataDir: join(node.dir, 'data'), servers });
+      await writeFile(join(node.dir, 'zoo.cfg'), config);
+    }
+  }
+
+  private async recordState(detached: boolean): Promise<void> {
+    await writeState({
+      id: this.id,
+      ownerPid: process.pid,
+      ownerStartTime: (await processStartTime(process.pid))!,
+      detached,
+      ...(this.subnet === undefined ? {} : { subnet: formatSubnet(this.subnet) }),
+      nodes: this.options.nodes,
+      tickTimeMs: this.options.tickTimeMs,
+      runDir: resolve(this.options.runDir),
+    });
+  }
+
+  private async claimSubnet(): Promise<Subnet> {
+    if (this.options.subnet !== undefined) {
+      const subnet = parseSubnet(this.options.subnet);
+      await refuseOverlap(subnet);
+      if (!(await claimSubnet(subnet, this.id))) {
+        throw new ClusterError(`subnet ${formatSubnet(subnet)} is claimed by another cluster that is starting`);
+      }
+      return subnet;
+    }
+    for (const subnet of await freePoolSubnets()) {
+      if (await claimSubnet(subnet, this.id)) return subnet;
+    }
+    throw new ClusterError('no free /24 left in 10.213.0.0/16; pass a subnet explicitly');
+  }
+
+  private async createNetwork(subnet: Subnet): Promise<void> {
+    const bridge = names.bridge(this.id);
+    const prefix = `/${subnet.prefixLength}`;
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', hostAddress(subnet) + prefix, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
+    // With Docker installed the FORWARD policy is DROP and bridged traffic between namespaces would die.
+    await run('iptables', ['-w', '-I', 'FORWARD', '-i', bridge, '-o', bridge, '-j', 'ACCEPT', ...this.comment()]);
+    for (const node of this.nodes.values()) {
+      await run('ip', ['netns', 'add', node.namespace]);
+      await run('ip', ['link', 'add', node.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', node.namespace]);
+      await run('ip', ['link', 'set', node.veth, 'master', bridge, 'up']);
+      await run('ip', ['-n', node.namespace, 'addr', 'add', nodeAddress(subnet, node.id) + prefix, 'dev', 'eth0']);
+      await run('ip', ['-n', node.namespace, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['-n', node.namespace, 'link', 'set', 'lo', 'up']);
+    }
+  }
+
+  private comment(): string[] {
+    return ['-m', 'comment', '--comment', this.id];
+  }
+
+  private spawnServer(node: LocalNode): void {
+    const output = openSync(join(node.dir, 'stdout.log'), 'a');
+    const args = javaArguments({
+      clusterId: this.id,
+      nodeId: node.id,
+      nodeDir: node.dir,
+      configFile: join(node.dir, 'zoo.cfg'),
+    });
+    // `ip netns exec` execs java in place, so the child's pid is the server's. Detached: a Ctrl-C aimed at the
+    // test must reach our cleanup, not kill servers behind its back; unref: the CLI's `up` exits and leaves them.
+    const child = spawn('ip', ['netns', 'exec', node.namespace, 'java', ...args], {
+      detached: true,
+      stdio: ['ignore', output, output],
+    });
+    closeSync(output);
+    child.unref();
+    child.on('error', (error) => console.error(`zk${node.id}: ${error.message}`));
+    node.pid = child.pid;
+  }
+
+  private node(id: NodeId): LocalNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new ClusterError(`no node ${id} in cluster ${this.id} (nodes ${this.nodeIds.join(', ')})`);
+    return node;
+  }
+
+  private runningPid(id: NodeId): number {
+    const pid = this.node(id).pid;
+    if (pid === undefined) throw new ClusterError(`zk${id} is not running`);
+    return pid;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.nodes.values()].map(async (node) => {
+        if (node.pid === undefined) return;
+        signal(node.pid, 'SIGTERM');
+        signal(node.pid, 'SIGCONT');
+        await waitForExit(node.pid, STOP_GRACE_MS).catch(async () => {
+          signal(node.pid!, 'SIGKILL');
+          await waitForExit(node.pid!, STOP_GRACE_MS);
+        });
+        delete node.pid;
+      }),
+    );
+  }
+
+  async teardown(): Promise<void> {
+    await removeCluster(this.id);
+    for (const node of this.nodes.values()) delete node.pid;
+    this.unregisterCleanup?.();
+    this.unregisterCleanup = undefined;
+  }
+
+  /** Hands the cluster over to nobody: it outlives this process until `npm run cluster -- down` or the next `up`. */
+  async detach(): Promise<void> {
+    await this.recordState(true);
+    this.unregisterCleanup?.();
+    this.unregisterCleanup = undefined;
+  }
+
+  async kill(id: NodeId): Promise<void> {
+    const pid = this.runningPid(id);
+    signal(pid, 'SIGKILL');
+    await waitForExit(pid, STOP_GRACE_MS);
+    delete this.node(id).pid;
+  }
+
+  async restart(id: NodeId): Promise<void> {
+    if (this.node(id).pid !== undefined) await this.kill(id);
+    this.spawnServer(this.node(id));
+  }
+
+  async pause(id: NodeId): Promise<void> {
+    signal(this.runningPid(id), 'SIGSTOP');
+  }
+
+  async resume(id: NodeId): Promise<void> {
+    signal(this.runningPid(id), 'SIGCONT');
+  }
+
+  async partition(grudge: Grudge): Promise<void> {
+    for (const [id, dropped] of grudge) [id, ...dropped].forEach((nodeId) => this.node(nodeId));
+    await this.heal();
+    for (const [id, dropped] of grudge) {
+      for (const source of dropped) {
+        const rule = ['-w', '-A', 'INPUT', '-s', nodeAddress(this.requireSubnet(), source), '-j', 'DROP', ...this.comment()];
+        await runIn(this.node(id).namespace, 'iptables', rule);
+      }
+    }
+  }
+
+  async heal(): Promise<void> {
+    // The namespaces are ours alone, so flushing their INPUT chain removes exactly our partition rules.
+    await Promise.all([...this.nodes.values()].map((node) => runIn(node.namespace, 'iptables', ['-w', '-F', 'INPUT'])));
+  }
+
+  async status(): Promise<NodeStatus[]> {
+    return Promise.all(this.nodeIds.map((id) => this.nodeStatus(id)));
+  }
+
+  private async nodeStatus(id: NodeId): Promise<NodeStatus> {
+    const pid = this.node(id).pid;
+    // The process table is the truth: a server that died on its own shows as killed.
+    const alive = pid !== undefined && (await processStartTime(pid)) !== undefined;
+    if (!alive) return { id, state: 'killed', mode: 'not-serving' };
+    if (await isStopped(pid)) return { id, state: 'paused', mode: 'not-serving' };
+    try {
+      return { id, state: 'running', ...parseSrvr(await this.fourLetterWord(id, 'srvr')) };
+    } catch {
+      return { id, state: 'running', mode: 'not-serving' };
+    }
+  }
+
+  /** The leader; while an isolated old leader has not yet noticed, the one of the newest epoch (highest zxid). */
+  async leader(): Promise<NodeId | undefined> {
+    const leaders = leadersIn(await this.status());
+    const zxid = (node: NodeStatus) => BigInt(node.zxid ?? '0x0');
+    leaders.sort((a, b) => (zxid(b) > zxid(a) ? 1 : zxid(b) < zxid(a) ? -1 : 0));
+    return leaders[0]?.id;
+  }
+
+  fourLetterWord(id: NodeId, word: string): Promise<string> {
+    return fourLetterWord(this.clientAddress(id), word);
+  }
+
+  clientAddress(id: NodeId): ServerAddress {
+    this.node(id);
+    return { host: nodeAddress(this.requireSubnet(), id), port: CLIENT_PORT };
+  }
+
+  private requireSubnet(): Subnet {
+    if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
+    return this.subnet;
+  }
+
+  connectString(): string {
+    return this.nodeIds.map((id) => `${this.clientAddress(id).host}:${CLIENT_PORT}`).join(',');
+  }
+
+  logFiles(): Map<NodeId, string> {
+    return new Map([...this.nodes.values()].map((node) => [node.id, join(node.dir, 'zookeeper.log')]));
+  }
+}
