@@ -58,11 +58,15 @@ interface LocalNode {
   pid?: number;
 }
 
-/** Root, java, ZooKeeper's jars, ip and iptables: each missing one is reported as one line. */
-export async function checkPrerequisites(): Promise<void> {
+export function checkRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new ClusterError('the local cluster needs root (network namespaces and iptables); run as root');
   }
+}
+
+/** Root, java, ZooKeeper's jars, ip and iptables: each missing one is reported as one line. */
+export async function checkPrerequisites(): Promise<void> {
+  checkRoot();
   for (const command of ['java', 'ip', 'iptables']) {
     if (!(await onPath(command))) {
       throw new ClusterError(`'${command}' not found on PATH; run scripts/setup.sh (or npm run setup) as root`);
