@@ -6,11 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 
-/** Jars Curator and its ZooKeeper client need, from Debian's packages (design-notes §2). */
+/**
+ * Jars Curator's worker needs, from Debian's packages (design-notes §2): Curator, the ZooKeeper client (plain NIO,
+ * no netty), guava (Debian's jar carries failureaccess), Jackson for the protocol's JSON (a dependency of
+ * libcurator-framework-java) and slf4j-simple, which logs to stderr.
+ */
 export const CURATOR_CLASSPATH = [
-  'curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'failureaccess',
-  'slf4j-api', 'slf4j-nop', 'netty-handler', 'netty-transport', 'netty-common', 'netty-buffer', 'netty-resolver',
-  'netty-codec', 'netty-transport-native-epoll', 'netty-transport-native-unix-common',
+  'curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava',
+  'jackson-databind', 'jackson-core', 'jackson-annotations', 'slf4j-api', 'slf4j-simple',
 ].map((jar) => `/usr/share/java/${jar}.jar`).join(':');
 
 export const RECIPES = {
