@@ -68,6 +68,39 @@ export const WorkerAnswer = z.object({
 });
 export type WorkerAnswer = z.infer<typeof WorkerAnswer>;
 
+/** What an `ok` must carry, by request type: an acquire ok names its token, node and session; a read ok its value. */
+export const OK_ANSWER_BY_REQUEST = {
+  acquire: WorkerAnswer.extend({ type: z.literal('ok'), token: z.number().nullable(), node: z.string(), session: z.string() }),
+  read: WorkerAnswer.extend({ type: z.literal('ok'), value: z.number() }),
+} as const;
+
+/**
+ * `error` strings with a fixed meaning (docs/worker-protocol.md, "Errors"). Any other error text is free-form and
+ * only for people; the definite/indefinite meaning is always carried by the answer's type, never by its error.
+ */
+export const ANSWER_ERRORS = {
+  /** acquire try, fail: another client holds the lock; our contender node is gone. */
+  held: 'held',
+  /** acquire blocking, fail: timeoutMs passed; our contender node is gone. */
+  timeout: 'timeout',
+  /** acquire, fail: the client's session ended during the acquire, taking any contender node with it. */
+  sessionExpired: 'session expired',
+  /** release or fenced-write, fail: the client's lock node went away with its session before this request. */
+  lost: 'lost',
+  /** release or fenced-write, fail: the client does not hold this lock. */
+  notHeld: 'not held',
+  /** acquire, fail: the client already holds this lock (the protocol has no re-entrant locks). */
+  alreadyHeld: 'already held',
+  /** any, fail: the client already has a request in progress. */
+  busy: 'busy',
+  /** fenced-write, fail: the resource rejected the token. */
+  rejected: 'rejected',
+  /** any, info: the worker process died before answering (set by the runner, never sent by a worker). */
+  workerCrashed: 'worker crashed',
+  /** any, info: the runner stopped the worker before it answered (set by the runner). */
+  workerStopped: 'worker stopped',
+} as const;
+
 export const WorkerEvent = z.object({
   type: z.literal('event'),
   client: z.string(),
