@@ -37,3 +37,22 @@ if [ ${#missing[@]} -gt 0 ]; then
       || { echo "setup: apt-get install ${missing[*]} failed; see /tmp/zk-lock-jepsen-setup.log" >&2; exit 3; }
   fi
 fi
+
+# The docker backend needs a daemon that answers. Where none runs (no systemd here), start dockerd in the
+# background, detached from this shell, and wait for it; when one answers already this costs one `docker version`.
+if [ "$purpose" = docker ]; then
+  docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+  if ! docker_answers; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "setup: no Docker daemon answers; start one (as root: dockerd &) or join the docker group" >&2
+      exit 3
+    fi
+    echo "setup: starting dockerd (log: /var/log/zk-lock-jepsen-dockerd.log)" >&2
+    setsid nohup dockerd >>/var/log/zk-lock-jepsen-dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 1 60); do
+      docker_answers && break
+      sleep 0.5
+    done
+    docker_answers || { echo "setup: dockerd did not answer within 30 s; see /var/log/zk-lock-jepsen-dockerd.log" >&2; exit 3; }
+  fi
+fi
