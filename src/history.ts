@@ -71,6 +71,8 @@ export interface ProxyLine {
   zxid?: string;
   err?: number;
   detail?: string;
+  /** The armed fault this event belongs to (armed, matched, dropped, held, released). */
+  faultId?: number;
 }
 
 /** A worker's own report: session state changes of its clients, or the worker itself crashing or exiting. */

@@ -1,0 +1,73 @@
+/**
+ * Faults aimed at one lock operation, through the ZooKeeper-aware proxy: the seed bugs made deterministic.
+ * Each arms a one-shot rule and waits (up to one interval) for a client's request to match it.
+ */
+import type { ArmedFault, FaultFilter, ProxyEvent, ProxyHandle } from './proxy/client.ts';
+import type { Nemesis, NemesisContext } from './types.ts';
+
+const LOCK_CREATES = ['create', 'create2', 'createContainer', 'createTTL'];
+
+type Arm = (proxy: ProxyHandle, filter: FaultFilter) => Promise<ArmedFault>;
+
+/** Arms a fault on the next lock operation of `ops`, waits for it to apply; disarms it if nothing matched in time. */
+async function firstMatch(context: NemesisContext, arm: Arm, ops: string[]): Promise<ProxyEvent | undefined> {
+  const armed = await arm(context.proxy, { ops, pathPrefix: `${context.lockRoot}/` });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), context.intervalMs);
+  });
+  const event = await Promise.race([armed.applied, timeout]);
+  clearTimeout(timer);
+  if (event === undefined) await armed.disarm();
+  return event;
+}
+
+const frame = (event: ProxyEvent): string =>
+  `${event.op ?? 'request'} ${event.path ?? ''} from ${event.clientHost ?? '?'} to zk${event.server ?? '?'}`;
+
+/** Pathology P3: the create commits on the server, its reply is lost, the connection resets. */
+export const lostReply: Nemesis = {
+  name: 'lost-reply',
+  async start(context) {
+    const event = await firstMatch(context, (proxy, filter) => proxy.armLostReply(filter), LOCK_CREATES);
+    if (event === undefined) return undefined;
+    return {
+      description: `dropped the reply to ${frame(event)}${event.zxid === undefined ? '' : ` (zxid ${event.zxid})`}`,
+      value: { ...event },
+      durationMs: 0,
+      heal: async () => undefined,
+    };
+  },
+};
+
+/** Pathology P1: a cleanup or release delete never reaches the server, the connection resets. */
+export const lostDelete: Nemesis = {
+  name: 'lost-delete',
+  async start(context) {
+    const event = await firstMatch(context, (proxy, filter) => proxy.armLostRequest(filter), ['delete']);
+    if (event === undefined) return undefined;
+    return {
+      description: `swallowed ${frame(event)}`,
+      value: { ...event },
+      durationMs: 0,
+      heal: async () => undefined,
+    };
+  },
+};
+
+/** A lock create reaches server S; S is killed before its reply gets out. Restarted at heal. */
+export const killMidCreate: Nemesis = {
+  name: 'kill-mid-create',
+  async start(context) {
+    const event = await firstMatch(context, (proxy, filter) => proxy.armHoldReply(filter), LOCK_CREATES);
+    if (event?.server === undefined) return undefined;
+    const server = event.server;
+    await context.cluster.kill(server);
+    return {
+      description: `SIGKILL zk${server} holding the reply to ${frame(event)}`,
+      value: { ...event, node: server },
+      durationMs: context.intervalMs,
+      heal: () => context.cluster.restart(server),
+    };
+  },
+};

@@ -1,0 +1,62 @@
+/** Everything a run is made of, as flags give it; written whole to results/<run>/config.json. */
+import { RECIPE_NAMES, type RecipeName } from '../workloads/recipes.ts';
+
+export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter'] as const;
+export type WorkloadName = (typeof WORKLOADS)[number];
+
+export const NEMESES = [
+  'kill', 'pause', 'partition', 'partition-clients', 'pause-holder', 'kill-mid-create', 'lost-reply', 'lost-delete',
+] as const;
+export type NemesisName = (typeof NEMESES)[number];
+
+export const BACKENDS = ['local', 'docker', 'auto'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface RunConfig {
+  /** A shipped recipe, or "custom" when `worker` names the user's own worker command. */
+  recipe: RecipeName | 'custom';
+  worker?: string;
+  workload: WorkloadName;
+  nemesis: NemesisName[];
+  timeLimitS: number;
+  clients: number;
+  /** Worker processes (client hosts) the clients are spread over; the unit a nemesis pauses or cuts off. */
+  workers: number;
+  locks: number;
+  holdMs: number;
+  sessionTimeoutMs: number;
+  /** Blocking acquires give up after this long. */
+  acquireTimeoutMs: number;
+  nemesisIntervalS: number;
+  fencing: boolean;
+  seed: number;
+  nodes: number;
+  tickTimeMs: number;
+  backend: BackendName;
+  results: string;
+}
+
+export const RECIPE_CHOICES = [...RECIPE_NAMES];
+
+/** The command that reproduces a run, for the report and the summary. */
+export function reproduceCommand(config: RunConfig): string {
+  const flags = [
+    config.worker === undefined ? `--recipe ${config.recipe}` : `--worker ${JSON.stringify(config.worker)}`,
+    `--workload ${config.workload}`,
+    config.nemesis.length > 0 ? `--nemesis ${config.nemesis.join(',')}` : '',
+    `--time-limit ${config.timeLimitS}`,
+    `--clients ${config.clients}`,
+    `--workers ${config.workers}`,
+    `--locks ${config.locks}`,
+    `--hold ${config.holdMs}`,
+    `--session-timeout ${config.sessionTimeoutMs}`,
+    `--acquire-timeout ${config.acquireTimeoutMs}`,
+    `--nemesis-interval ${config.nemesisIntervalS}`,
+    `--fencing ${config.fencing ? 'on' : 'off'}`,
+    `--seed ${config.seed}`,
+    `--nodes ${config.nodes}`,
+    `--tick-time ${config.tickTimeMs}`,
+    `--backend ${config.backend}`,
+  ].filter((flag) => flag !== '');
+  return `npm run jepsen -- ${flags.join(' ')}`;
+}

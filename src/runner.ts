@@ -1,0 +1,306 @@
+/**
+ * The runner: the one place that wires a test together. It starts an ensemble, the fault proxy and the
+ * workers, drives the workload's client loops and the nemesis schedule for the time limit, heals everything,
+ * takes the final snapshot, then checks the history and writes results.json and the report.
+ * Every step that happens is streamed to history.jsonl first, so a crash keeps what was recorded.
+ */
+import { join } from 'node:path';
+import { createCluster } from '../cluster/index.ts';
+import type { Cluster } from '../cluster/types.ts';
+import { NEMESIS_MODULES } from '../nemesis/index.ts';
+import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
+import type { ClientHost, Holder, NemesisContext } from '../nemesis/types.ts';
+import { startFencedResource, type FencedResource } from '../workloads/fenced-resource.ts';
+import { RECIPES } from '../workloads/recipes.ts';
+import { WorkerProcess } from '../workloads/worker-process.ts';
+import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
+import type { WorkerAnswer, WorkerRequest } from '../workloads/protocol.ts';
+import { WORKER_PROTOCOL_VERSION } from '../workloads/protocol.ts';
+import { registerCleanup, runCleanups } from './cleanup.ts';
+import { checkRun } from './check.ts';
+import { reproduceCommand, type RunConfig } from './config.ts';
+import { exitCodeFor } from './exit-codes.ts';
+import { HISTORY_VERSION, type EndLine, type OpLine, type SnapshotLine } from './history.ts';
+import { HistoryWriter } from './history-writer.ts';
+import { NemesisSchedule } from './nemesis-schedule.ts';
+import { Progress } from './progress.ts';
+import { createRandom, type Random } from './random.ts';
+import { writeIndex, writeReport } from './report/index.ts';
+import { createRunDirectory, type RunDirectory } from './run-dir.ts';
+import { AdminSession, liveSessions } from './zk-admin.ts';
+
+const LOCK_ROOT = '/locks';
+
+/** How long the final phase waits for client loops to finish what they were doing. */
+const finishBoundMs = (config: RunConfig): number => config.acquireTimeoutMs + 2 * config.sessionTimeoutMs + 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A worker process as the runner uses it: the client host of a few clients. */
+interface Host extends ClientHost {
+  process: WorkerProcess;
+}
+
+export async function runTest(config: RunConfig): Promise<number> {
+  const run = await createRunDirectory(config);
+  const history = new HistoryWriter(run.historyPath);
+  history.write({ kind: 'header', version: HISTORY_VERSION, runId: run.id, startedAt: new Date().toISOString(), config: { ...config } });
+  let end: Omit<EndLine, 'kind' | 'time'> = { reason: 'interrupted' };
+  // Registered first, so it runs last: the end line follows everything the teardown still records.
+  const closeHistory = (): void => {
+    history.write({ kind: 'end', time: history.now(), ...end });
+    history.close();
+  };
+  const unregisterHistory = registerCleanup('history', closeHistory);
+
+  console.error(`jepsen: ${run.id}: ${reproduceCommand(config)}`);
+  try {
+    const test = new TestRun(config, run, history);
+    await test.execute();
+    end = { reason: 'completed' };
+  } catch (error) {
+    end = { reason: 'crashed', detail: error instanceof Error ? error.message : String(error) };
+    throw error;
+  } finally {
+    await runCleanups();
+    unregisterHistory();
+    closeHistory();
+  }
+  return summarize(config, run);
+}
+
+/** Checks the recorded history, writes results.json, the report and the index, and prints the verdict. */
+async function summarize(config: RunConfig, run: RunDirectory): Promise<number> {
+  const results = await checkRun(run.path);
+  const reportPath = await writeReport(run.path);
+  await writeIndex(join(run.path, '..'));
+  const counts = Object.entries(results.checkers)
+    .map(([name, part]) => `${name}: ${part.valid === true ? 'ok' : part.valid === false ? `${part.anomalies.length} anomalies` : 'unknown'}`)
+    .join(', ');
+  const verdict = results.valid === true ? 'VALID' : results.valid === false ? 'INVALID' : 'UNKNOWN';
+  console.log(`${verdict}  ${config.recipe} / ${config.workload} / ${config.nemesis.join(',') || 'no nemesis'}  (${counts})`);
+  console.log(`report: ${reportPath}`);
+  return exitCodeFor(results.valid);
+}
+
+class TestRun {
+  private readonly random: Random;
+  private readonly locks: string[];
+  private cluster!: Cluster;
+  private proxy!: ProxyHandle;
+  private resource: FencedResource | undefined;
+  private readonly hosts: Host[] = [];
+  /** client → the locks it believes it holds (acquire ok, release not yet invoked). */
+  private readonly holding = new Map<string, Set<string>>();
+  private nextOpId = 0;
+  private clientsRunning = true;
+  private readonly progress: Progress;
+
+  constructor(private readonly config: RunConfig, private readonly run: RunDirectory, private readonly history: HistoryWriter) {
+    this.random = createRandom(config.seed);
+    this.locks = Array.from({ length: config.locks }, (_, index) => `L${index + 1}`);
+    this.progress = new Progress(config.timeLimitS);
+  }
+
+  async execute(): Promise<void> {
+    await this.setUp();
+    const schedule = new NemesisSchedule(
+      this.config.nemesis.map((name) => NEMESIS_MODULES[name]),
+      this.nemesisContext(),
+      this.history,
+      this.progress,
+    );
+    const loops = this.startClients();
+    this.progress.start();
+    schedule.start();
+    await sleep(this.config.timeLimitS * 1000);
+    this.clientsRunning = false;
+    await schedule.stopAndHeal();
+    await this.healEverything();
+    this.progress.stop();
+    await Promise.race([Promise.all(loops), sleep(finishBoundMs(this.config))]);
+    await this.releaseWhatClientsBelieveTheyHold();
+    // Sessions cut off during the run must expire (their ephemerals vanish) before the audit.
+    await sleep(this.config.sessionTimeoutMs + 2 * this.config.tickTimeMs);
+    await this.snapshot(true);
+  }
+
+  private async setUp(): Promise<void> {
+    const { config } = this;
+    this.cluster = await createCluster({ backend: config.backend === 'auto' ? 'local' : config.backend, nodes: config.nodes, tickTimeMs: config.tickTimeMs, runDir: this.run.path });
+    await this.cluster.start();
+    const admin = await AdminSession.connect(this.cluster.connectString());
+    try {
+      for (const lock of this.locks) await admin.ensurePath(`${LOCK_ROOT}/${lock}`);
+    } finally {
+      admin.close();
+    }
+
+    this.proxy = await startProxy({
+      servers: new Map(this.cluster.nodeIds.map((id) => [id, this.cluster.clientAddress(id)])),
+      logFile: join(this.run.path, 'proxy.log'),
+    });
+    this.proxy.onEvent((event) => {
+      const { monotonicNs, ...line } = event;
+      this.history.write({ kind: 'proxy', time: this.history.fromMonotonic(monotonicNs), ...line });
+    });
+
+    if (WORKLOADS[config.workload].usesResource) {
+      this.resource = await startFencedResource({
+        fencing: config.fencing,
+        onWrite: (write) => this.history.write({ kind: 'resource', time: this.history.now(), ...write }),
+      });
+    }
+
+    const command = config.worker === undefined ? [...RECIPES[config.recipe as keyof typeof RECIPES]] : ['sh', '-c', `exec ${config.worker}`];
+    const clientsOf = (hostIndex: number): string[] =>
+      Array.from({ length: config.clients }, (_, index) => index).filter((index) => index % config.workers === hostIndex).map((index) => `c${index + 1}`);
+    await Promise.all(Array.from({ length: config.workers }, async (_, hostIndex) => {
+      const name = `w${hostIndex + 1}`;
+      const connect = await this.proxy.addClientHost(name);
+      const process = WorkerProcess.spawn({ name, command, logFile: join(this.run.path, 'workers', `${name}.log`) });
+      process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
+      process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
+      const host: Host = {
+        name,
+        process,
+        pause: () => process.signal('SIGSTOP'),
+        resume: () => process.signal('SIGCONT'),
+      };
+      this.hosts.push(host);
+      const answer = await process.init({
+        type: 'init',
+        protocolVersion: WORKER_PROTOCOL_VERSION,
+        connect,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        clients: clientsOf(hostIndex),
+        lockRoot: LOCK_ROOT,
+        options: {},
+      });
+      if (answer.type !== 'init_ok') throw new Error(`worker ${name} did not start: ${answer.error ?? answer.type}`);
+    }));
+    this.hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  }
+
+  private nemesisContext(): NemesisContext {
+    return {
+      cluster: this.cluster,
+      proxy: this.proxy,
+      random: this.random,
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+      intervalMs: this.config.nemesisIntervalS * 1000,
+      lockRoot: LOCK_ROOT,
+      clientHosts: this.hosts,
+      holders: () => this.holders(),
+    };
+  }
+
+  private holders(): Holder[] {
+    const result: Holder[] = [];
+    for (const host of this.hosts) {
+      for (const client of host.process.clients) {
+        for (const lock of this.holding.get(client) ?? []) result.push({ client, worker: host.name, lock });
+      }
+    }
+    return result;
+  }
+
+  private startClients(): Promise<void>[] {
+    const workload = WORKLOADS[this.config.workload];
+    const context = { locks: this.locks, holdMs: this.config.holdMs, random: this.random };
+    return this.hosts.flatMap((host) => host.process.clients.map((client) => workload.run(this.session(host, client), context)));
+  }
+
+  /** A client as a workload sees it; every call becomes an invoke line and a completion line. */
+  private session(host: Host, client: string): ClientSession {
+    const resourceUrl = (lock: string): string => {
+      if (this.resource === undefined) throw new Error(`workload ${this.config.workload} has no fenced resource`);
+      return this.resource.url(lock);
+    };
+    return {
+      client,
+      running: () => this.clientsRunning && host.process.alive,
+      acquire: (lock, mode) => this.perform(host, { type: 'acquire', client, lock, mode, ...(mode === 'blocking' ? { timeoutMs: this.config.acquireTimeoutMs } : {}) }),
+      release: (lock) => this.perform(host, { type: 'release', client, lock }),
+      read: (lock) => this.perform(host, { type: 'read', client, resource: resourceUrl(lock) }, lock),
+      fencedWrite: (lock, value) => this.perform(host, { type: 'fenced-write', client, lock, resource: resourceUrl(lock), value }),
+    };
+  }
+
+  private async perform(host: Host, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>, resourceLock?: string): Promise<WorkerAnswer> {
+    const id = this.nextOpId++;
+    const lock = 'lock' in request ? request.lock : resourceLock;
+    const common = {
+      kind: 'op' as const,
+      id,
+      f: request.type,
+      client: request.client,
+      worker: host.name,
+      ...(lock === undefined ? {} : { lock }),
+    };
+    const invoke: OpLine = {
+      ...common,
+      type: 'invoke',
+      time: this.history.now(),
+      ...(request.type === 'acquire' ? { mode: request.mode, ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }) } : {}),
+      ...(request.type === 'fenced-write' ? { value: request.value } : {}),
+    };
+    this.history.write(invoke);
+    // The hold window closes when release is invoked, whatever the answer.
+    if (request.type === 'release') this.holding.get(request.client)?.delete(request.lock);
+
+    const answer = await host.process.request(request);
+    // A protocol error leaves the outcome unknown: never read it as a definite answer.
+    const outcome = answer.type === 'ok' || answer.type === 'fail' ? answer.type : 'info';
+    this.history.write({
+      ...common,
+      type: outcome,
+      time: this.history.now(),
+      ...(answer.token === undefined ? {} : { token: answer.token }),
+      ...(answer.node === undefined ? {} : { node: answer.node }),
+      ...(answer.session === undefined ? {} : { session: answer.session }),
+      ...(answer.value === undefined ? (request.type === 'fenced-write' ? { value: request.value } : {}) : { value: answer.value }),
+      ...(answer.error === undefined ? (answer.type === 'error' ? { error: 'protocol error' } : {}) : { error: answer.error }),
+    });
+    this.progress.completed(outcome);
+    if (request.type === 'acquire' && outcome === 'ok') {
+      const held = this.holding.get(request.client) ?? new Set<string>();
+      held.add(request.lock);
+      this.holding.set(request.client, held);
+    }
+    return answer;
+  }
+
+  /** Heal every fault the proxy and the cluster may still carry, resume every process, restart dead servers. */
+  private async healEverything(): Promise<void> {
+    for (const host of this.hosts) host.resume();
+    await this.proxy.healAll();
+    await this.cluster.heal();
+    for (const status of await this.cluster.status()) {
+      if (status.state === 'paused') await this.cluster.resume(status.id);
+      if (status.state === 'killed') await this.cluster.restart(status.id);
+    }
+  }
+
+  private async releaseWhatClientsBelieveTheyHold(): Promise<void> {
+    await Promise.all(this.hosts.flatMap((host) => host.process.clients.map(async (client) => {
+      for (const lock of [...(this.holding.get(client) ?? [])]) await this.perform(host, { type: 'release', client, lock });
+    })));
+  }
+
+  /** Every lock's children (czxid, owner) and every live session, straight from the ensemble, into the history. */
+  private async snapshot(final: boolean): Promise<void> {
+    const admin = await AdminSession.connect(this.cluster.connectString());
+    try {
+      const locks: SnapshotLine['locks'] = {};
+      for (const lock of this.locks) locks[lock] = await admin.lockChildren(`${LOCK_ROOT}/${lock}`);
+      const resources: SnapshotLine['resources'] = {};
+      for (const lock of this.resource === undefined ? [] : this.locks) resources[lock] = this.resource!.state(lock);
+      this.history.write({ kind: 'snapshot', time: this.history.now(), final, locks, sessions: await liveSessions(this.cluster), resources });
+    } finally {
+      admin.close();
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,66 @@
+/**
+ * The runner's own ZooKeeper session, straight to the servers (never through the fault proxy): it creates the
+ * lock parents before a run and takes the snapshot the checker audits after it.
+ */
+import type { Cluster } from '../cluster/types.ts';
+import { ZOO_PERSISTENT, ZkCode, newZkHandle, zkErrorCode, type ZkHandle } from '../workloads/workers/node/zk.ts';
+import { formatSessionId, type LockChild } from './history.ts';
+
+export class AdminSession {
+  private constructor(private readonly client: ZkHandle) {}
+
+  static async connect(connect: string, timeoutMs = 10_000): Promise<AdminSession> {
+    const client = newZkHandle(connect, timeoutMs);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ZooKeeper session with ${connect} within ${timeoutMs} ms`)), timeoutMs);
+      client.on('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.init({});
+    });
+    return new AdminSession(client);
+  }
+
+  /** Creates every missing persistent node on the way to `path`. */
+  async ensurePath(path: string): Promise<void> {
+    let prefix = '';
+    for (const part of path.split('/').filter((segment) => segment !== '')) {
+      prefix += `/${part}`;
+      await this.client.create(prefix, '', ZOO_PERSISTENT).catch((error: unknown) => {
+        if (zkErrorCode(error) !== ZkCode.nodeExists) throw error;
+      });
+    }
+  }
+
+  /** Children of `path` with their czxid and owner, after a sync so that this server is up to date. */
+  async lockChildren(path: string): Promise<LockChild[]> {
+    await this.client.sync(path);
+    const names = await this.client.get_children(path, false).catch((error: unknown) => {
+      if (zkErrorCode(error) === ZkCode.noNode) return [] as string[];
+      throw error;
+    });
+    const children: LockChild[] = [];
+    for (const name of names.sort()) {
+      const childPath = `${path}/${name}`;
+      const stat = await this.client.exists(childPath, false).catch(() => null);
+      if (stat === null) continue; // deleted between the listing and the stat
+      children.push({ name, path: childPath, czxid: stat.czxid, ephemeralOwner: formatSessionId(stat.ephemeralOwner) });
+    }
+    return children;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Live sessions that own ephemeral nodes, from `dump` on the leader ("0x10000abc:" lines). */
+export async function liveSessions(cluster: Cluster): Promise<string[]> {
+  const leader = await cluster.leader();
+  if (leader === undefined) throw new Error('no leader to ask for live sessions');
+  const dump = await cluster.fourLetterWord(leader, 'dump');
+  const sessions = new Set<string>();
+  for (const match of dump.matchAll(/^\s*(0x[0-9a-f]+)\s*:?\s*$/gim)) sessions.add(formatSessionId(match[1]!));
+  return [...sessions].sort();
+}
