@@ -58,7 +58,10 @@ export function checkCapacity(subnet: Subnet, nodes: number): void {
   }
 }
 
-/** Every destination the host routes to (the default route excluded: it covers everything by design). */
+/**
+ * Every destination the host routes to, in every table (127.0.0.0/8 lives in the local table), the default route
+ * excluded: it covers everything by design.
+ */
 export async function hostRoutes(): Promise<{ subnet: Subnet; line: string }[]> {
   const output = await run('ip', ['-4', 'route', 'show', 'table', 'all']);
   return output
@@ -67,7 +70,6 @@ export async function hostRoutes(): Promise<{ subnet: Subnet; line: string }[]> 
     .filter((line) => line !== '')
     .map((line) => ({ line, destination: line.split(/\s+/).find((word) => /^\d/.test(word)) }))
     .filter((route) => route.destination !== undefined && !route.line.startsWith('default'))
-    .filter((route) => !/^(local|broadcast)\s/.test(route.line))
     .map((route) => ({ line: route.line, subnet: parseSubnet(route.destination!) }));
 }
 
