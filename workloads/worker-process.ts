@@ -35,7 +35,8 @@ const DEFAULT_INIT_TIMEOUT_MS = 60_000;
 const DEFAULT_STOP_GRACE_MS = 3_000;
 
 interface Pending {
-  type: WorkerRequest['type'];
+  /** The request's type, to check the shape of an ok; undefined for a raw line. */
+  type: WorkerRequest['type'] | undefined;
   resolve: (answer: WorkerAnswer) => void;
 }
 
@@ -45,8 +46,11 @@ export class WorkerProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly log: WriteStream;
   private readonly pending = new Map<number, Pending>();
+  /** Raw lines waiting for an answer with in_reply_to null, in the order they were sent. */
+  private readonly unpairedWaiters: ((answer: WorkerAnswer) => void)[] = [];
   private readonly eventListeners: ((event: WorkerEvent) => void)[] = [];
   private readonly exitListeners: ((detail: string) => void)[] = [];
+  private readonly violationListeners: ((detail: string) => void)[] = [];
   private readonly stderrTail: string[] = [];
   private readonly unregisterCleanup: () => void;
   private readonly exited: Promise<void>;
@@ -105,6 +109,11 @@ export class WorkerProcess {
     this.exitListeners.push(listener);
   }
 
+  /** Called for every line on stdout that breaks the protocol (it is also logged, and an answer becomes info). */
+  onProtocolViolation(listener: (detail: string) => void): void {
+    this.violationListeners.push(listener);
+  }
+
   /** Sends init; answers `info` if the worker says nothing within timeoutMs (its sessions may still be connecting). */
   async init(request: Omit<InitRequest, 'id'>, timeoutMs = DEFAULT_INIT_TIMEOUT_MS): Promise<WorkerAnswer> {
     const id = this.nextId++;
@@ -123,6 +132,19 @@ export class WorkerProcess {
   /** Sends one request and resolves with its answer. Cheap on purpose: the runner stamps times around it. */
   request(request: OutgoingRequest): Promise<WorkerAnswer> {
     return this.send(this.nextId++, request);
+  }
+
+  /**
+   * Sends one line as it is (the conformance suite's malformed requests). Resolves with the answer to `id`, or,
+   * without an id, with the next answer whose in_reply_to is null.
+   */
+  sendRaw(line: string, id?: number): Promise<WorkerAnswer> {
+    if (!this.alive) return Promise.resolve(this.crashAnswer(id ?? null));
+    return new Promise((resolve) => {
+      if (id === undefined) this.unpairedWaiters.push(resolve);
+      else this.pending.set(id, { type: undefined, resolve });
+      this.child.stdin.write(`${line}\n`);
+    });
   }
 
   /** Sends a signal to the worker's whole process group (SIGSTOP, SIGCONT, SIGKILL). */
@@ -162,19 +184,24 @@ export class WorkerProcess {
     try {
       message = JSON.parse(line);
     } catch {
-      this.note(`protocol violation: stdout line is not JSON (logs belong on stderr): ${line.slice(0, 300)}`);
+      this.violation(`stdout line is not JSON (logs belong on stderr): ${line.slice(0, 300)}`);
       return;
     }
     if ((message as { type?: unknown }).type === 'event') {
       const event = WorkerEvent.safeParse(message);
       if (event.success) for (const listener of this.eventListeners) listener(event.data);
-      else this.note(`protocol violation: malformed event ${line.slice(0, 300)}: ${event.error.issues[0]?.message}`);
+      else this.violation(`malformed event ${line.slice(0, 300)}: ${event.error.issues[0]?.message}`);
       return;
     }
     const id = (message as { in_reply_to?: unknown }).in_reply_to;
+    const waiter = id === null ? this.unpairedWaiters.shift() : undefined;
+    if (waiter !== undefined) {
+      waiter(this.validate(null, undefined, message, line));
+      return;
+    }
     const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (pending === undefined) {
-      this.note(`answer to no pending request: ${line.slice(0, 300)}`);
+      this.violation(`answer to no pending request: ${line.slice(0, 300)}`);
       return;
     }
     this.pending.delete(id as number);
@@ -182,14 +209,14 @@ export class WorkerProcess {
   }
 
   /** An answer that breaks the protocol is unknown, never definite: it resolves as info and is logged. */
-  private validate(id: number, type: WorkerRequest['type'], message: unknown, line: string): WorkerAnswer {
+  private validate(id: number | null, type: WorkerRequest['type'] | undefined, message: unknown, line: string): WorkerAnswer {
     const answer = WorkerAnswer.safeParse(message);
     const okSchema = type === 'acquire' || type === 'read' ? OK_ANSWER_BY_REQUEST[type] : undefined;
     const checked = answer.success && answer.data.type === 'ok' && okSchema !== undefined ? okSchema.safeParse(message) : answer;
     if (checked.success) return answer.data!;
     const issue = checked.error.issues[0];
-    const problem = `malformed answer to ${type}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim();
-    this.note(`protocol violation: ${problem}: ${line.slice(0, 300)}`);
+    const problem = `malformed answer to ${type ?? 'a raw line'}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim();
+    this.violation(`${problem}: ${line.slice(0, 300)}`);
     return { in_reply_to: id, type: 'info', error: problem };
   }
 
@@ -201,10 +228,11 @@ export class WorkerProcess {
     this.unregisterCleanup();
     for (const [id, pending] of this.pending) pending.resolve(this.crashAnswer(id));
     this.pending.clear();
+    for (const waiter of this.unpairedWaiters.splice(0)) waiter(this.crashAnswer(null));
     for (const listener of this.exitListeners) listener(this.exitDetail);
   }
 
-  private crashAnswer(id: number): WorkerAnswer {
+  private crashAnswer(id: number | null): WorkerAnswer {
     return { in_reply_to: id, type: 'info', error: this.stopping ? ANSWER_ERRORS.workerStopped : ANSWER_ERRORS.workerCrashed };
   }
 
@@ -214,6 +242,11 @@ export class WorkerProcess {
       this.stderrTail.push(line.trim().slice(0, 200));
       if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
     }
+  }
+
+  private violation(detail: string): void {
+    this.note(`protocol violation: ${detail}`);
+    for (const listener of this.violationListeners) listener(detail);
   }
 
   /** The runner's own notes go to the worker's log, marked so they are not taken for the worker's words. */

@@ -178,7 +178,7 @@ export class LockRecipe {
   }
 }
 
-const isContender = (name: string): boolean => /-lock-\d+$/.test(name);
+const isContender = (name: string): boolean => /lock-\d{10}$/.test(name);
 const bySequence = (a: string, b: string): number => Number(a.slice(-SEQUENCE_DIGITS)) - Number(b.slice(-SEQUENCE_DIGITS));
 
 /** Runs an idempotent call, retrying it after every connection loss until it answers or the session is gone. */

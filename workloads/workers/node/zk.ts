@@ -39,8 +39,9 @@ interface ZkConfig {
 const ZooKeeper = ZooKeeperPackage as unknown as new (config: ZkConfig) => ZkHandle;
 
 export function newZkHandle(connect: string, sessionTimeoutMs: number): ZkHandle {
-  // debug_level 1: the C client logs only errors, to our stderr (the worker's log file).
-  return new ZooKeeper({ connect, timeout: sessionTimeoutMs, debug_level: 1, host_order_deterministic: false });
+  // debug_level 0: silent. At any other level the binding's own messages ("Session expired. Shutting down...") are
+  // printf'ed to stdout, which is the protocol channel; the worker reports session changes itself.
+  return new ZooKeeper({ connect, timeout: sessionTimeoutMs, debug_level: 0, host_order_deterministic: false });
 }
 
 export const ZOO_PERSISTENT = 0;

@@ -1,0 +1,275 @@
+/**
+ * The conformance suite of docs/worker-protocol.md: what every worker must do against a real ensemble, without
+ * faults (except the session expiry it provokes itself). The cases are plain async functions that throw on a
+ * violation, so they run under vitest (conformance.test.ts, for every recipe and for WORKER_COMMAND) or anywhere
+ * else: `runConformance({ command, connect, logDir })`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { LockChild } from '../src/history.ts';
+import { AdminSession } from '../src/zk-admin.ts';
+import { startFencedResource } from './fenced-resource.ts';
+import { ANSWER_ERRORS, WORKER_PROTOCOL_VERSION, type WorkerAnswer, type WorkerEvent } from './protocol.ts';
+import { WorkerProcess, type OutgoingRequest } from './worker-process.ts';
+
+export interface ConformanceOptions {
+  /** argv of the worker under test. */
+  command: readonly string[];
+  /** Connect string of a running ensemble (straight to the servers). */
+  connect: string;
+  /** Worker logs go to <logDir>/<case>/<worker>.log. */
+  logDir: string;
+}
+
+export interface ConformanceCase {
+  name: string;
+  run(fixture: CaseFixture): Promise<void>;
+}
+
+/** Long enough that a loaded 2-core machine does not expire sessions by accident (the cluster's ceiling is 20 ticks). */
+const SESSION_TIMEOUT_MS = 4_000;
+/** The session the expiry case lets lapse: short, so the case is quick. */
+const SHORT_SESSION_TIMEOUT_MS = 1_000;
+/** A blocking acquire that should succeed: far longer than any wait without faults. */
+const PATIENT_TIMEOUT_MS = 30_000;
+const EVENT_BOUND_MS = 20_000;
+
+/** What a case works with: its own lock root, workers it starts (stopped at the end), and an audit session. */
+export class CaseFixture {
+  readonly lockRoot = `/conformance/${randomUUID().slice(0, 8)}`;
+  readonly events: (WorkerEvent & { worker: string })[] = [];
+  /** Lines on stdout that broke the protocol; a conforming worker has none. */
+  readonly violations: string[] = [];
+  private readonly workers: WorkerProcess[] = [];
+  private admin: AdminSession | undefined;
+
+  constructor(private readonly options: ConformanceOptions, private readonly caseDir: string) {}
+
+  /** Starts a worker hosting `clients` and waits for init_ok. */
+  async worker(name: string, clients: string[], sessionTimeoutMs = SESSION_TIMEOUT_MS): Promise<WorkerProcess> {
+    const worker = WorkerProcess.spawn({ name, command: this.options.command, logFile: join(this.caseDir, `${name}.log`) });
+    this.workers.push(worker);
+    worker.onEvent((event) => this.events.push({ ...event, worker: name }));
+    worker.onProtocolViolation((detail) => this.violations.push(`${name}: ${detail}`));
+    const answer = await worker.init({
+      type: 'init', protocolVersion: WORKER_PROTOCOL_VERSION, connect: this.options.connect, sessionTimeoutMs, clients, lockRoot: this.lockRoot, options: {},
+    });
+    assert.equal(answer.type, 'init_ok', `worker ${name} init: ${JSON.stringify(answer)}`);
+    return worker;
+  }
+
+  /** The children of a lock, read after a sync. */
+  async children(lock: string): Promise<LockChild[]> {
+    this.admin ??= await AdminSession.connect(this.options.connect);
+    return this.admin.lockChildren(`${this.lockRoot}/${lock}`);
+  }
+
+  async waitForEvent(match: (event: WorkerEvent & { worker: string }) => boolean, what: string): Promise<WorkerEvent> {
+    const deadline = performance.now() + EVENT_BOUND_MS;
+    for (;;) {
+      const event = this.events.find(match);
+      if (event !== undefined) return event;
+      assert.ok(performance.now() < deadline, `no ${what} within ${EVENT_BOUND_MS} ms; events: ${JSON.stringify(this.events)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.stop()));
+    this.admin?.close();
+  }
+}
+
+function expectAnswer(answer: WorkerAnswer, type: WorkerAnswer['type'], what: string, error?: string): void {
+  const detail = `${what}: ${JSON.stringify(answer)}`;
+  assert.equal(answer.type, type, detail);
+  if (error !== undefined) assert.equal(answer.error, error, detail);
+}
+
+const acquire = (client: string, lock: string, mode: 'try' | 'blocking', timeoutMs?: number): OutgoingRequest =>
+  ({ type: 'acquire', client, lock, mode, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+const release = (client: string, lock: string): OutgoingRequest => ({ type: 'release', client, lock });
+
+export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
+  {
+    name: 'init answers init_ok once every client is connected, each with a connected event and its session id',
+    async run(fixture) {
+      await fixture.worker('w1', ['c1', 'c2', 'c3']);
+      for (const client of ['c1', 'c2', 'c3']) {
+        const connected = fixture.events.find((event) => event.client === client && event.event === 'connected');
+        assert.ok(connected?.session?.match(/^0x[0-9a-f]+$/), `connected event with a session for ${client}: ${JSON.stringify(fixture.events)}`);
+      }
+    },
+  },
+  {
+    name: 'mutual exclusion without faults across two worker processes',
+    async run(fixture) {
+      const rounds = 5;
+      const resource = await startFencedResource({ fencing: true });
+      try {
+        const workers = [await fixture.worker('w1', ['a1', 'a2', 'a3']), await fixture.worker('w2', ['b1', 'b2', 'b3'])];
+        const windows: { client: string; start: number; end: number }[] = [];
+        await Promise.all(workers.flatMap((worker) => worker.clients.map(async (client) => {
+          for (let round = 0; round < rounds; round++) {
+            const acquired = await worker.request(acquire(client, 'mutex', 'blocking', PATIENT_TIMEOUT_MS));
+            const start = performance.now();
+            expectAnswer(acquired, 'ok', `${client} blocking acquire`);
+            const written = await worker.request({ type: 'fenced-write', client, lock: 'mutex', resource: resource.url('mutex'), value: round });
+            expectAnswer(written, 'ok', `${client} fenced-write while holding`);
+            const end = performance.now();
+            expectAnswer(await worker.request(release(client, 'mutex')), 'ok', `${client} release`);
+            windows.push({ client, start, end });
+          }
+        })));
+        windows.sort((a, b) => a.start - b.start);
+        for (let index = 1; index < windows.length; index++) {
+          const [before, after] = [windows[index - 1]!, windows[index]!];
+          assert.ok(after.start > before.end, `${after.client} acquired at ${after.start} before ${before.client} released at ${before.end}`);
+        }
+        assert.equal(windows.length, 6 * rounds);
+        assert.deepEqual(await fixture.children('mutex'), [], 'no node left after every release');
+      } finally {
+        await resource.close();
+      }
+    },
+  },
+  {
+    name: 'a try-lock on a held lock fails with "held" and leaves no node behind',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1']), await fixture.worker('w2', ['b1'])];
+      const held = await w1.request(acquire('a1', 'try', 'try'));
+      expectAnswer(held, 'ok', 'a1 try-lock on a free lock');
+      for (let attempt = 0; attempt < 3; attempt++) {
+        expectAnswer(await w2.request(acquire('b1', 'try', 'try')), 'fail', 'b1 try-lock on a held lock', ANSWER_ERRORS.held);
+      }
+      assert.deepEqual((await fixture.children('try')).map((child) => child.path), [held.node], 'only the holder\'s node remains');
+      expectAnswer(await w1.request(release('a1', 'try')), 'ok', 'a1 release');
+      assert.deepEqual(await fixture.children('try'), [], 'no node after the release');
+      expectAnswer(await w2.request(acquire('b1', 'try', 'try')), 'ok', 'b1 try-lock once the lock is free');
+      expectAnswer(await w2.request(release('b1', 'try')), 'ok', 'b1 release');
+    },
+  },
+  {
+    name: 'a blocking acquire waits for the release; one that times out fails with "timeout" and leaves no node',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1']), await fixture.worker('w2', ['b1', 'b2'])];
+      const held = await w1.request(acquire('a1', 'wait', 'try'));
+      expectAnswer(held, 'ok', 'a1 try-lock');
+
+      const timeoutMs = 1_500;
+      const timedOutAt = performance.now();
+      const timedOut = await w2.request(acquire('b2', 'wait', 'blocking', timeoutMs));
+      expectAnswer(timedOut, 'fail', 'b2 blocking acquire with a short timeout', ANSWER_ERRORS.timeout);
+      assert.ok(performance.now() - timedOutAt >= timeoutMs * 0.9, `b2 gave up after ${Math.round(performance.now() - timedOutAt)} ms, before its ${timeoutMs} ms`);
+      assert.deepEqual((await fixture.children('wait')).map((child) => child.path), [held.node], 'the timed-out waiter left no node');
+
+      let waiterAnsweredAt: number | undefined;
+      const waiting = w2.request(acquire('b1', 'wait', 'blocking', PATIENT_TIMEOUT_MS)).then((answer) => {
+        waiterAnsweredAt = performance.now();
+        return answer;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(waiterAnsweredAt, undefined, 'b1 must wait while a1 holds the lock');
+      const releasedAt = performance.now();
+      expectAnswer(await w1.request(release('a1', 'wait')), 'ok', 'a1 release');
+      expectAnswer(await waiting, 'ok', 'b1 blocking acquire after the release');
+      assert.ok(waiterAnsweredAt! > releasedAt, 'b1 acquired only after a1 released');
+      expectAnswer(await w2.request(release('b1', 'wait')), 'ok', 'b1 release');
+    },
+  },
+  {
+    name: 'fence tokens are the czxid of the lock node and increase with every acquisition (or are null throughout)',
+    async run(fixture) {
+      const workers = { a1: await fixture.worker('w1', ['a1']), b1: await fixture.worker('w2', ['b1']) };
+      const tokens: (number | null)[] = [];
+      for (let round = 0; round < 6; round++) {
+        const client = round % 2 === 0 ? 'a1' : 'b1';
+        const worker = workers[client];
+        const answer = await worker.request(acquire(client, 'fence', round % 3 === 0 ? 'try' : 'blocking', PATIENT_TIMEOUT_MS));
+        expectAnswer(answer, 'ok', `${client} acquire ${round}`);
+        assert.ok(answer.token === null || Number.isSafeInteger(answer.token), `token is an integer or null: ${answer.token}`);
+        const [node] = await fixture.children('fence');
+        assert.equal(node?.path, answer.node, 'the answer names the node that holds the lock');
+        if (answer.token !== null) assert.equal(answer.token, node?.czxid, 'the token is the czxid of the lock node');
+        tokens.push(answer.token ?? null);
+        expectAnswer(await worker.request(release(client, 'fence')), 'ok', `${client} release ${round}`);
+      }
+      if (tokens.every((token) => token === null)) return;
+      assert.ok(tokens.every((token) => token !== null), `a recipe gives a token always or never: ${tokens.join(', ')}`);
+      for (let index = 1; index < tokens.length; index++) assert.ok(tokens[index]! > tokens[index - 1]!, `tokens increase: ${tokens.join(', ')}`);
+    },
+  },
+  {
+    name: 'release after the holder\'s session expired answers fail "lost"; the worker reports the expiry and goes on',
+    async run(fixture) {
+      // The trick: SIGSTOP the holder's worker until another client gets the lock, which proves its session expired.
+      const holder = await fixture.worker('w1', ['a1'], SHORT_SESSION_TIMEOUT_MS);
+      const other = await fixture.worker('w2', ['b1']);
+      const held = await holder.request(acquire('a1', 'expiry', 'try'));
+      expectAnswer(held, 'ok', 'a1 try-lock');
+      holder.signal('SIGSTOP');
+      try {
+        expectAnswer(await other.request(acquire('b1', 'expiry', 'blocking', PATIENT_TIMEOUT_MS)), 'ok', 'b1 acquires once a1\'s session expired');
+      } finally {
+        holder.signal('SIGCONT');
+      }
+      expectAnswer(await holder.request(release('a1', 'expiry')), 'fail', 'a1 release after its session expired', ANSWER_ERRORS.lost);
+      await fixture.waitForEvent((event) => event.client === 'a1' && event.event === 'expired' && event.session === held.session, `expired event for a1's session ${held.session}`);
+      expectAnswer(await other.request(release('b1', 'expiry')), 'ok', 'b1 release');
+      const again = await holder.request(acquire('a1', 'expiry', 'blocking', PATIENT_TIMEOUT_MS));
+      expectAnswer(again, 'ok', 'a1 acquires again, on a new session');
+      assert.notEqual(again.session, held.session, 'a new session after the expiry');
+      expectAnswer(await holder.request(release('a1', 'expiry')), 'ok', 'a1 release on its new session');
+    },
+  },
+  {
+    name: 'a malformed request gets an error answer and the worker keeps serving',
+    async run(fixture) {
+      const worker = await fixture.worker('w1', ['a1']);
+      expectAnswer(await worker.sendRaw('this is not JSON'), 'error', 'a line that is not JSON');
+      const malformed: [line: string, id: number][] = [
+        ['{"id": 900001, "type": "acquire", "client": "a1"}', 900001],
+        ['{"id": 900002, "type": "frobnicate", "client": "a1"}', 900002],
+        ['{"id": 900003, "type": "acquire", "client": "nobody", "lock": "m", "mode": "try"}', 900003],
+        ['{"id": 900004, "type": "acquire", "client": "a1", "lock": "m", "mode": "sometimes"}', 900004],
+      ];
+      for (const [line, id] of malformed) expectAnswer(await worker.sendRaw(line, id), 'error', line);
+      expectAnswer(await worker.request(acquire('a1', 'm', 'try')), 'ok', 'a valid acquire after the malformed ones');
+      expectAnswer(await worker.request(release('a1', 'm')), 'ok', 'a valid release');
+      assert.ok(worker.alive, 'the worker is still running');
+    },
+  },
+];
+
+/** Runs one case with its own fixture, stopping its workers whatever happens. */
+export async function runCase(testCase: ConformanceCase, options: ConformanceOptions): Promise<void> {
+  const slug = testCase.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60).replace(/-$/, '');
+  const fixture = new CaseFixture(options, join(options.logDir, slug));
+  try {
+    await testCase.run(fixture);
+  } finally {
+    await fixture.close();
+  }
+  assert.deepEqual(fixture.violations, [], 'protocol violations on stdout');
+}
+
+export interface CaseResult {
+  name: string;
+  passed: boolean;
+  error?: string;
+}
+
+/** Every case in turn, for a user's worker outside vitest. */
+export async function runConformance(options: ConformanceOptions): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const testCase of CONFORMANCE_CASES) {
+    try {
+      await runCase(testCase, options);
+      results.push({ name: testCase.name, passed: true });
+    } catch (error) {
+      results.push({ name: testCase.name, passed: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return results;
+}
