@@ -1,0 +1,153 @@
+/**
+ * liveness: a blocking acquire must not wait while nobody holds the lock. A lock is free while no hold window
+ * is open on it; a waiter that stays pending (or gives up) through a free stretch longer than the bound is a
+ * stuck acquire. Waiters are only examined when a long free stretch ends, or when they finish, so the cost is
+ * O(1) per operation. The final snapshot adds the static form: a lock whose lowest node belongs to a client
+ * that is not acquiring it blocks every future acquire.
+ */
+import type { LockChild, SnapshotLine } from '../src/history.ts';
+import { at, duration, owner as describeOwner } from './describe.ts';
+import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
+import { summarize, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
+import type { HoldWindow, Interval, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
+
+interface Waiter {
+  op: TrackedOp;
+  flagged: boolean;
+}
+
+interface LockState {
+  /** Start of the current free stretch; null while someone holds the lock. */
+  freeSince: Nanos | null;
+  waiters: Set<Waiter>;
+}
+
+export class LivenessCheck implements TrackerListener {
+  private readonly locks = new Map<string, LockState>();
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly found: Array<{ waiter: Waiter; freeSpan: Interval }> = [];
+  private readonly unclaimedHeads: StuckAcquireAnomaly[] = [];
+  private latestSnapshot: SnapshotLine | null = null;
+
+  constructor(
+    private readonly tracker: Tracker,
+    readonly boundNs: Nanos,
+  ) {}
+
+  opInvoked(op: TrackedOp): void {
+    if (op.f !== 'acquire' || op.mode === 'try' || op.lock === null) return;
+    const waiter: Waiter = { op, flagged: false };
+    this.waiters.set(op.id, waiter);
+    this.stateOf(op.lock).waiters.add(waiter);
+  }
+
+  opCompleted(op: TrackedOp): void {
+    const waiter = this.waiters.get(op.id);
+    if (waiter === undefined || op.lock === null) return;
+    this.waiters.delete(op.id);
+    const state = this.stateOf(op.lock);
+    state.waiters.delete(waiter);
+    if (state.freeSince !== null) this.judge(waiter, state.freeSince, op.completeTime ?? op.invokeTime);
+  }
+
+  windowOpened(window: HoldWindow): void {
+    const state = this.stateOf(window.lock);
+    if (state.freeSince === null) return;
+    if (window.start - state.freeSince > this.boundNs) {
+      for (const waiter of state.waiters) this.judge(waiter, state.freeSince, window.start);
+    }
+    state.freeSince = null;
+  }
+
+  windowClosed(window: HoldWindow): void {
+    if (this.tracker.openWindowsOn(window.lock).size === 0) this.stateOf(window.lock).freeSince = window.end;
+  }
+
+  snapshot(line: SnapshotLine): void {
+    this.latestSnapshot = line;
+    if (!line.final) return;
+    const live = new Set(line.sessions);
+    for (const [lock, children] of Object.entries(line.locks)) {
+      const head = lowestChild(children);
+      if (head === null) continue;
+      if (head.ephemeralOwner !== PERSISTENT_OWNER && !live.has(head.ephemeralOwner)) continue; // vanishing with its session
+      const owner = this.tracker.ownerOf(head.ephemeralOwner);
+      if (owner.client !== null && this.tracker.isAcquiring(owner.client, lock)) continue;
+      this.unclaimedHeads.push(this.unclaimedHead(lock, head, owner, line.time));
+    }
+  }
+
+  /** Waiters still pending at the end wait through the free stretch in course, if any. */
+  anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
+    for (const [, state] of this.locks) {
+      if (state.freeSince === null) continue;
+      for (const waiter of state.waiters) this.judge(waiter, state.freeSince, endTime);
+    }
+    return [...this.found.map(({ waiter, freeSpan }) => this.waitedWhileFree(waiter.op, freeSpan)), ...this.unclaimedHeads];
+  }
+
+  private judge(waiter: Waiter, freeSince: Nanos, until: Nanos): void {
+    const freeSpan = { start: Math.max(freeSince, waiter.op.invokeTime), end: until };
+    if (waiter.flagged || freeSpan.end - freeSpan.start <= this.boundNs) return;
+    waiter.flagged = true;
+    this.found.push({ waiter, freeSpan });
+  }
+
+  private waitedWhileFree(op: TrackedOp, freeSpan: Interval): StuckAcquireAnomaly {
+    const lock = op.lock ?? '';
+    const head = this.headOf(lock);
+    const ending = op.outcome === 'pending' ? 'was still pending at the end' : `ended ${op.outcome} at ${at(op.completeTime ?? op.invokeTime)}`;
+    const blocking = head === null ? '' : `; the lowest node of ${lock} in the latest snapshot is ${head.node.path}, owned by ${describeOwner(head.owner)}`;
+    return {
+      type: 'stuck-acquire',
+      lock,
+      cause: 'waited-while-free',
+      acquire: summarize(op),
+      freeSpan,
+      boundNs: this.boundNs,
+      blockingNode: head?.node ?? null,
+      blockingOwner: head?.owner ?? null,
+      span: { start: op.invokeTime, end: op.completeTime ?? freeSpan.end },
+      ops: [op.id],
+      events: [],
+      explanation:
+        `${op.client}'s blocking acquire #${op.id} of ${lock}, invoked at ${at(op.invokeTime)}, waited ${duration(freeSpan.end - freeSpan.start)} ` +
+        `(${at(freeSpan.start)} to ${at(freeSpan.end)}) while no client held ${lock}, longer than the ${duration(this.boundNs)} bound, and ${ending}${blocking}.`,
+    };
+  }
+
+  private unclaimedHead(lock: string, head: LockChild, owner: NodeOwner, time: Nanos): StuckAcquireAnomaly {
+    const waiting = [...this.stateOf(lock).waiters][0]?.op ?? null;
+    const who = owner.client === null ? 'a session no client of the history had' : 'whose client neither holds nor waits for it';
+    return {
+      type: 'stuck-acquire',
+      lock,
+      cause: 'lowest-node-unclaimed',
+      acquire: waiting === null ? null : summarize(waiting),
+      freeSpan: null,
+      boundNs: null,
+      blockingNode: { ...head },
+      blockingOwner: owner,
+      span: { start: waiting?.invokeTime ?? time, end: time },
+      ops: waiting === null ? [] : [waiting.id],
+      events: [],
+      explanation:
+        `In the final snapshot (${at(time)}) the lowest node of ${lock}, ${head.path}, belongs to ${describeOwner(owner)}, ` +
+        `${who}; every acquire of ${lock} queues behind it until that session ends.`,
+    };
+  }
+
+  private headOf(lock: string): { node: LockChild; owner: NodeOwner } | null {
+    const node = lowestChild(this.latestSnapshot?.locks[lock] ?? []);
+    return node === null ? null : { node: { ...node }, owner: this.tracker.ownerOf(node.ephemeralOwner) };
+  }
+
+  private stateOf(lock: string): LockState {
+    let state = this.locks.get(lock);
+    if (state === undefined) {
+      state = { freeSince: 0, waiters: new Set() };
+      this.locks.set(lock, state);
+    }
+    return state;
+  }
+}

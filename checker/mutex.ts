@@ -1,0 +1,44 @@
+/**
+ * mutex: two clients must never both believe they hold one lock. A window is [acquire ok, release invoked] of
+ * one client on one lock (the tracker keeps them); an acquire answered info opens none. Each time a window
+ * opens, it is compared with the windows still open on that lock: O(1) per operation plus O(1) per overlap.
+ */
+import { at, duration, holder } from './describe.ts';
+import type { TrackerListener, Tracker } from './tracker.ts';
+import type { DoubleHolderAnomaly, HoldWindow, Nanos } from './types.ts';
+
+export class MutexCheck implements TrackerListener {
+  windows = 0;
+  private readonly overlapping: Array<[earlier: HoldWindow, later: HoldWindow]> = [];
+
+  constructor(private readonly tracker: Tracker) {}
+
+  windowOpened(window: HoldWindow): void {
+    this.windows++;
+    for (const other of this.tracker.openWindowsOn(window.lock).values()) {
+      if (other !== window) this.overlapping.push([other, window]);
+    }
+  }
+
+  /** Windows still open at the end stay open to `endTime`. */
+  anomalies(endTime: Nanos): DoubleHolderAnomaly[] {
+    return this.overlapping.map(([earlier, later]) => doubleHolder(earlier, later, endTime));
+  }
+}
+
+function doubleHolder(earlier: HoldWindow, later: HoldWindow, endTime: Nanos): DoubleHolderAnomaly {
+  const overlap = { start: later.start, end: Math.min(earlier.end ?? endTime, later.end ?? endTime) };
+  const stillOpen = earlier.end === null && later.end === null ? ' (neither ever released it)' : '';
+  return {
+    type: 'double-holder',
+    lock: earlier.lock,
+    windows: [{ ...earlier }, { ...later }],
+    overlap,
+    span: overlap,
+    ops: [earlier.acquireOp, later.acquireOp, earlier.releaseOp, later.releaseOp].filter((id): id is number => id !== null),
+    events: [],
+    explanation:
+      `${holder(earlier)} and ${holder(later)} both believed they held ${earlier.lock} for ${duration(overlap.end - overlap.start)}, ` +
+      `from ${at(overlap.start)} to ${at(overlap.end)}${stillOpen}; ${earlier.client} had acquired it at ${at(earlier.start)}.`,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Reads results/<run>/history.jsonl as a stream, one line at a time, into a sink (the checker). A line that is
+ * not JSON or not a history line (docs/history-format.md) is reported to the sink as unreadable instead, with
+ * its number and why, so that the verdict becomes "unknown" rather than the reading stopping; a run cut short
+ * while writing leaves a truncated last line, which is reported the same way.
+ */
+import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { UnreadableLine } from '../checker/types.ts';
+import type { HistoryLine } from './history.ts';
+
+export interface HistorySink {
+  add(line: HistoryLine, lineNumber: number): void;
+  unreadable(line: UnreadableLine): void;
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+/** Streams the file into `sink`; memory stays at one chunk. Rejects only if the file cannot be opened or read. */
+export async function readHistory(path: string, sink: HistorySink): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let lineNumber = 0;
+  const take = (text: string, truncated: boolean): void => {
+    lineNumber++;
+    if (text.trim() === '') return;
+    const parsed = parseHistoryLine(text);
+    if (typeof parsed !== 'string') sink.add(parsed, lineNumber);
+    else sink.unreadable({ line: lineNumber, reason: truncated ? `truncated last line (${parsed})` : parsed });
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
+    const text = carry + decoder.write(chunk as Buffer);
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      take(text.slice(start, newline), false);
+      start = newline + 1;
+    }
+    carry = text.slice(start);
+  }
+  carry += decoder.end();
+  if (carry !== '') take(carry, true);
+}
+
+type FieldCheck = (value: unknown) => boolean;
+
+const isNumber: FieldCheck = (value) => typeof value === 'number' && Number.isFinite(value);
+const isTime: FieldCheck = (value) => isNumber(value) && (value as number) >= 0;
+const isString: FieldCheck = (value) => typeof value === 'string';
+const isBoolean: FieldCheck = (value) => typeof value === 'boolean';
+const isObject: FieldCheck = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isTokenOrNull: FieldCheck = (value) => value === null || isNumber(value);
+const oneOf = (...allowed: string[]): FieldCheck => (value) => typeof value === 'string' && allowed.includes(value);
+const optional = (check: FieldCheck): FieldCheck => (value) => value === undefined || check(value);
+
+/** The fields each kind of line must have for the checker to use it (the full list is in src/history.ts). */
+const REQUIRED: Record<HistoryLine['kind'], Record<string, FieldCheck>> = {
+  header: { version: isNumber, config: isObject },
+  op: {
+    id: isNumber,
+    type: oneOf('invoke', 'ok', 'fail', 'info'),
+    time: isTime,
+    f: oneOf('acquire', 'release', 'read', 'fenced-write'),
+    client: isString,
+    worker: isString,
+    lock: optional(isString),
+    mode: optional(oneOf('try', 'blocking')),
+    value: optional(isNumber),
+    token: optional(isTokenOrNull),
+    node: optional(isString),
+    session: optional(isString),
+  },
+  nemesis: { id: isNumber, type: oneOf('start', 'stop'), time: isTime, f: isString },
+  proxy: { time: isTime, event: isString, path: optional(isString), session: optional(isString), op: optional(isString) },
+  worker: { time: isTime, worker: isString, event: isString, client: optional(isString), session: optional(isString) },
+  resource: { time: isTime, resource: isString, client: isString, token: isTokenOrNull, value: isNumber, accepted: isBoolean },
+  snapshot: { time: isTime, final: isBoolean, locks: isObject, sessions: Array.isArray, resources: isObject },
+  end: { time: isTime, reason: oneOf('completed', 'interrupted', 'crashed') },
+};
+
+/** One line of history.jsonl, or the reason it is not one. */
+export function parseHistoryLine(text: string): HistoryLine | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (!isObject(value)) return 'not a JSON object';
+  const record = value as Record<string, unknown>;
+  const kind = record.kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(REQUIRED, kind)) return `unknown kind ${JSON.stringify(kind)}`;
+  for (const [field, check] of Object.entries(REQUIRED[kind as HistoryLine['kind']])) {
+    if (!check(record[field])) return `${kind} line with a missing or bad "${field}"`;
+  }
+  if (kind === 'snapshot' && !snapshotChildrenValid(record)) return 'snapshot line with a malformed lock child';
+  return value as HistoryLine;
+}
+
+function snapshotChildrenValid(record: Record<string, unknown>): boolean {
+  return Object.values(record.locks as Record<string, unknown>).every(
+    (children) =>
+      Array.isArray(children) &&
+      children.every((child: unknown) => {
+        if (!isObject(child)) return false;
+        const { name, path, czxid, ephemeralOwner } = child as Record<string, unknown>;
+        return isString(name) && isString(path) && isNumber(czxid) && isString(ephemeralOwner);
+      }),
+  );
+}
