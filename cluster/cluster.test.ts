@@ -76,21 +76,33 @@ describe.each(backends)('%s cluster', (backend) => {
     expect(cluster.connectString().split(',')).toHaveLength(3);
   });
 
-  it('reads through one server what was written through another', async () => {
-    const address = (id: NodeId) => `${cluster.clientAddress(id).host}:${cluster.clientAddress(id).port}`;
-    const writer = await connectTo(address(1));
-    const reader = await connectTo(address(3));
-    const path = `/cluster-test-${Date.now()}`;
+  const address = (id: NodeId) => `${cluster.clientAddress(id).host}:${cluster.clientAddress(id).port}`;
+
+  /** Reads a znode's data through one server, after a sync so the read sees every committed write. */
+  async function readThrough(id: NodeId, path: string): Promise<string> {
+    const reader = await connectTo(address(id));
     try {
-      await writer.create(path, 'written through zk1', 0);
       await reader.sync(path);
       const [, data] = await reader.get(path, false);
-      expect(data.toString()).toBe('written through zk1');
+      return data.toString();
     } finally {
-      await writer.delete_(path, -1).catch(() => {});
-      writer.close();
       reader.close();
     }
+  }
+
+  async function writeThrough(id: NodeId, path: string, data: string): Promise<void> {
+    const writer = await connectTo(address(id));
+    try {
+      await writer.create(path, data, 0);
+    } finally {
+      writer.close();
+    }
+  }
+
+  it('reads through one server what was written through another', async () => {
+    const path = `/cluster-test-${Date.now()}`;
+    await writeThrough(1, path, 'written through zk1');
+    expect(await readThrough(3, path)).toBe('written through zk1');
   });
 
   it('elects a new leader when the leader is killed, and takes it back as a follower on restart', async () => {
@@ -135,5 +147,15 @@ describe.each(backends)('%s cluster', (backend) => {
     const resumedAt = performance.now();
     await waitForRejoin(old);
     measure(`${backend} paused node rejoined after resume`, resumedAt);
+  });
+
+  it('keeps the data of every node through stop and start', async () => {
+    const path = `/survives-stop-${Date.now()}`;
+    await writeThrough(2, path, 'before stop');
+    await cluster.stop();
+    expect((await cluster.status()).every((node) => node.state === 'killed')).toBe(true);
+    await cluster.start();
+    expect(isSettled(await cluster.status())).toBe(true);
+    expect(await readThrough(1, path)).toBe('before stop');
   });
 });

@@ -223,8 +223,7 @@ export class LocalCluster implements Cluster {
   private spawnServer(node: LocalNode): void {
     const output = openSync(join(node.dir, 'stdout.log'), 'a');
     const args = javaArguments({
-      clusterId: this.id,
-      nodeId: node.id,
+      markers: names.markers(this.id, node.id),
       nodeDir: node.dir,
       configFile: join(node.dir, 'zoo.cfg'),
     });

@@ -14,8 +14,9 @@ import { formatSubnet, type Subnet } from './subnet.ts';
 export const ID_PREFIX = 'zkj';
 const ID_PATTERN = new RegExp(`${ID_PREFIX}[0-9a-f]{6}`);
 export const STATE_DIR = '/run/zk-lock-jepsen';
-/** The java system property that marks a server process as belonging to a cluster. */
-export const MARKER_PROPERTY = 'zkj.cluster';
+/** Java system properties that mark a server process with its cluster and node, so a sweep finds it in /proc. */
+const CLUSTER_MARKER = `-D${ID_PREFIX}.cluster=`;
+const NODE_MARKER = `-D${ID_PREFIX}.node=`;
 
 export function newClusterId(): string {
   return ID_PREFIX + randomBytes(3).toString('hex');
@@ -26,7 +27,7 @@ export const names = {
   bridge: (clusterId: string) => `${clusterId}-br`,
   /** Host side of a node's veth pair; at most 15 characters (IFNAMSIZ) up to node 99. */
   veth: (clusterId: string, nodeId: number) => `${clusterId}-v${nodeId}`,
-  marker: (clusterId: string) => `-D${MARKER_PROPERTY}=${clusterId}`,
+  markers: (clusterId: string, nodeId: number) => [CLUSTER_MARKER + clusterId, NODE_MARKER + nodeId],
   stateFile: (clusterId: string) => `${STATE_DIR}/${clusterId}.json`,
   subnetClaim: (subnet: Subnet) => `${STATE_DIR}/subnet-${formatSubnet(subnet).replace('/', '_')}.claim`,
 };
@@ -139,30 +140,24 @@ export async function findLeftovers(): Promise<Map<string, Leftovers>> {
   return found;
 }
 
-/** Server processes carrying the marker property, read from /proc (exact argument match, not a substring). */
-async function markedProcesses(): Promise<{ pid: number; clusterId: string }[]> {
-  const prefix = `-D${MARKER_PROPERTY}=`;
+/** Server processes carrying the markers, read from /proc (exact argument match, not a substring). */
+async function markedProcesses(): Promise<{ pid: number; clusterId: string; nodeId: number }[]> {
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
   const found = await Promise.all(
     pids.map(async (pid) => {
       const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      const marker = argv.find((arg) => arg.startsWith(prefix));
-      return marker ? { pid: Number(pid), clusterId: marker.slice(prefix.length) } : undefined;
+      const valueOf = (marker: string) => argv.find((arg) => arg.startsWith(marker))?.slice(marker.length);
+      const clusterId = valueOf(CLUSTER_MARKER);
+      return clusterId === undefined ? undefined : { pid: Number(pid), clusterId, nodeId: Number(valueOf(NODE_MARKER)) };
     }),
   );
   return found.filter((entry) => entry !== undefined);
 }
 
-/** Pids of one cluster's servers, by node id (from the -Dzkj.node property beside the marker). */
+/** Pids of one cluster's servers, by node id. */
 export async function serverPids(clusterId: string): Promise<Map<number, number>> {
-  const byNode = new Map<number, number>();
-  for (const { pid, clusterId: owner } of await markedProcesses()) {
-    if (owner !== clusterId) continue;
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const node = argv.find((arg) => arg.startsWith('-Dzkj.node='));
-    if (node) byNode.set(Number(node.slice('-Dzkj.node='.length)), pid);
-  }
-  return byNode;
+  const servers = (await markedProcesses()).filter((server) => server.clusterId === clusterId);
+  return new Map(servers.map((server) => [server.nodeId, server.pid]));
 }
 
 async function isAlive(state: ClusterState | undefined, keepDetached: boolean): Promise<boolean> {

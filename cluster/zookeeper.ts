@@ -36,11 +36,10 @@ export function zooConfig({ tickTimeMs, dataDir, servers }: ZooConfigInput): str
   ].join('\n');
 }
 
-/** The java arguments that run one server; the marker properties let a sweep find the process by cluster and node. */
-export function javaArguments(options: { clusterId: string; nodeId: NodeId; nodeDir: string; configFile: string }): string[] {
+/** The java arguments that run one server; `markers` (system properties) let a sweep find the process. */
+export function javaArguments(options: { markers: string[]; nodeDir: string; configFile: string }): string[] {
   return [
-    `-Dzkj.cluster=${options.clusterId}`,
-    `-Dzkj.node=${options.nodeId}`,
+    ...options.markers,
     // Several ensembles share two cores: a small heap and the serial collector keep each server light.
     '-Xmx256m',
     '-XX:+UseSerialGC',

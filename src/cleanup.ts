@@ -32,20 +32,17 @@ export function registerCleanup(name: string, fn: CleanupFn): () => void {
 }
 
 /**
- * Runs every registered cleanup once, newest first, and empties the registry. A failing or slow cleanup is
- * reported on stderr and does not stop the others. Call it on a normal exit; signals and crashes call it too.
+ * Runs every registered cleanup once, newest first, and empties the registry, within `budgetMs` in all. A failing
+ * or slow cleanup is reported on stderr and does not stop the others. Call it on a normal exit; signals and crashes call it too.
  */
 export async function runCleanups(budgetMs = EXIT_CLEANUP_BUDGET_MS): Promise<void> {
   const deadline = Date.now() + budgetMs;
   while (entries.length > 0) {
+    // Each cleanup gets an even share of the time left, so one that hangs cannot starve those after it.
+    const share = (deadline - Date.now()) / entries.length;
     const entry = entries.pop()!;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      console.error(`cleanup: out of time, skipped ${entry.name}`);
-      continue;
-    }
     try {
-      await withTimeout(Promise.resolve().then(entry.fn), remaining);
+      await withTimeout(Promise.resolve().then(entry.fn), Math.max(share, 0));
     } catch (error) {
       console.error(`cleanup: ${entry.name} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
