@@ -1,6 +1,6 @@
 /** `npm run images`: builds the docker backend's images (see docker-images.ts) and says how long it took. */
 import { Command } from 'commander';
-import Docker from 'dockerode';
+import { dockerDaemonAnswers } from './docker-client.ts';
 import { buildImages } from './docker-images.ts';
 import { ClusterError } from './errors.ts';
 
@@ -13,11 +13,8 @@ const options = program.opts<{ baseImage?: string; rebuildBase: boolean }>();
 
 const started = performance.now();
 try {
-  const docker = new Docker();
-  await docker.ping().catch(() => {
-    throw new ClusterError('no Docker daemon answers; run `npm run setup -- docker` first');
-  });
-  const image = await buildImages(docker, { ...options, log: (line) => console.error(`images: ${line}`) });
+  if (!(await dockerDaemonAnswers())) throw new ClusterError('no Docker daemon answers; run `npm run setup -- docker` first');
+  const image = await buildImages({ ...options, log: (line) => console.error(`images: ${line}`) });
   console.log(`images: ${image} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 } catch (error) {
   console.error(`images: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
+import { dockerClient, dockerDaemonAnswers } from './docker-client.ts';
 import { ClusterError } from './errors.ts';
 import { run } from './exec.ts';
 
@@ -28,9 +29,9 @@ export interface ImageOptions {
   log?: (line: string) => void;
 }
 
-export async function imageExists(docker: Docker, name: string): Promise<boolean> {
+export async function imageExists(name: string): Promise<boolean> {
   try {
-    await docker.getImage(name).inspect();
+    await dockerClient().getImage(name).inspect();
     return true;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return false;
@@ -39,10 +40,11 @@ export async function imageExists(docker: Docker, name: string): Promise<boolean
 }
 
 /** Makes sure the server image is built from the current Dockerfile; returns its name. */
-export async function buildImages(docker: Docker, options: ImageOptions = {}): Promise<string> {
+export async function buildImages(options: ImageOptions = {}): Promise<string> {
+  const docker = dockerClient();
   const log = options.log ?? (() => {});
   const baseImage = options.baseImage ?? DEBOOTSTRAP_BASE_IMAGE;
-  if (baseImage === DEBOOTSTRAP_BASE_IMAGE && (options.rebuildBase || !(await imageExists(docker, baseImage)))) {
+  if (baseImage === DEBOOTSTRAP_BASE_IMAGE && (options.rebuildBase || !(await imageExists(baseImage)))) {
     await debootstrapBaseImage(docker, log);
   }
   log(`building ${SERVER_IMAGE} on ${baseImage}`);
@@ -99,4 +101,18 @@ async function followBuild(docker: Docker, stream: NodeJS.ReadableStream): Promi
   );
   const failure = events.find((event) => event.error !== undefined);
   if (failure) throw new ClusterError(`docker build failed: ${failure.errorDetail?.message ?? failure.error}`);
+}
+
+/**
+ * Why the docker backend cannot run here, or undefined when it can: a daemon answers and the server image is built
+ * from the current Dockerfile (Docker's layer cache makes that a second or two once the base exists).
+ */
+export async function dockerUnavailableReason(log?: (line: string) => void): Promise<string | undefined> {
+  if (!(await dockerDaemonAnswers())) return 'no Docker daemon answers (start one with: npm run setup -- docker)';
+  try {
+    await buildImages(log === undefined ? {} : { log });
+    return undefined;
+  } catch (error) {
+    return `the server image cannot be built: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }

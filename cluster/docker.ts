@@ -12,9 +12,10 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
 import { registerCleanup } from '../src/cleanup.ts';
+import { dockerClient as docker, dockerDaemonAnswers } from './docker-client.ts';
 import { buildImages, imageExists, SERVER_IMAGE } from './docker-images.ts';
 import { ClusterError } from './errors.ts';
 import { validateOptions } from './local.ts';
@@ -46,18 +47,6 @@ const NODE_MOUNT = '/zk';
 const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_S = 10;
 const STATE_CHANGE_TIMEOUT_MS = 10_000;
-
-/** One client for the process; testcontainers keeps its own. */
-let dockerClient: Docker | undefined;
-function docker(): Docker {
-  dockerClient ??= new Docker();
-  return dockerClient;
-}
-
-/** Whether a Docker daemon answers (for `--backend auto`). */
-export async function dockerDaemonAnswers(): Promise<boolean> {
-  return docker().ping().then(() => true, () => false);
-}
 
 /** testcontainers joins a container to a network, but not at a fixed address; ours must survive restarts. */
 class ZooKeeperContainer extends GenericContainer {
@@ -118,9 +107,9 @@ export class DockerCluster implements Cluster {
     if (!(await dockerDaemonAnswers())) {
       throw new ClusterError('no Docker daemon answers; start one (as root: npm run setup -- docker) or use --backend local');
     }
-    if (!(await imageExists(docker(), SERVER_IMAGE))) {
+    if (!(await imageExists(SERVER_IMAGE))) {
       console.error(`cluster: ${SERVER_IMAGE} is missing; building it (npm run images; about a minute the first time)`);
-      await buildImages(docker());
+      await buildImages();
     }
     // Our labels and sweep do the reaper's job; its image cannot be pulled without a registry.
     process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -334,16 +323,21 @@ export class DockerCluster implements Cluster {
   }
 }
 
-/** Removes every container (running, paused or not) and network labelled with the cluster id. */
-export async function removeDockerCluster(clusterId: string): Promise<void> {
+/** Ids of the containers (running, paused or stopped) and networks labelled with the cluster id. */
+export async function dockerResourcesOf(clusterId: string): Promise<{ containers: string[]; networks: string[] }> {
   const filters = { label: [`${LABEL.cluster}=${clusterId}`] };
-  const containers = await docker().listContainers({ all: true, filters });
-  await Promise.all(
-    containers.map((info) => docker().getContainer(info.Id).remove({ force: true, v: true }).catch(ignoreNotFound)),
-  );
-  for (const network of await docker().listNetworks({ filters })) {
-    await docker().getNetwork(network.Id).remove().catch(ignoreNotFound);
-  }
+  const [containers, networks] = await Promise.all([
+    docker().listContainers({ all: true, filters }),
+    docker().listNetworks({ filters }),
+  ]);
+  return { containers: containers.map((info) => info.Id), networks: networks.map((info) => info.Id) };
+}
+
+/** Removes every container and network of the cluster; its node directories (data, logs) stay. */
+export async function removeDockerCluster(clusterId: string): Promise<void> {
+  const { containers, networks } = await dockerResourcesOf(clusterId);
+  await Promise.all(containers.map((id) => docker().getContainer(id).remove({ force: true, v: true }).catch(ignoreNotFound)));
+  for (const id of networks) await docker().getNetwork(id).remove().catch(ignoreNotFound);
 }
 
 /**

@@ -12,16 +12,17 @@ export interface CreateClusterOptions {
   tickTimeMs?: number;
   /** The run's directory: node data and logs go to <runDir>/nodes/zk<N>/. */
   runDir: string;
-  /** CIDR of the cluster's private network; by default a free /24 of 10.213.0.0/16 (local backend). */
+  /** CIDR of the cluster's private network; by default a free /24 of 10.213.0.0/16. */
   subnet?: string;
 }
 
 type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
   Pick<CreateClusterOptions, 'subnet'>;
 
-/** Backend name → factory. A backend not implemented yet is absent; the docker backend registers here. */
-const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster>> = {
+/** Backend name → factory. The docker backend loads on demand: testcontainers takes a second or two to import. */
+const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster | Promise<Cluster>>> = {
   local: (options) => new LocalCluster(options),
+  docker: async (options) => new (await import('./docker.ts')).DockerCluster(options),
 };
 
 export const DEFAULT_NODES = 3;
