@@ -111,6 +111,8 @@ interface Fault {
   xid?: number;
   op?: string;
   path?: string;
+  /** The reply the fault dropped or holds. */
+  reply?: ReplyHeader;
 }
 
 /** What to do with a stream from a cut frame on: reset the connection (a fault, or a broken frame), or hold it. */
@@ -322,7 +324,7 @@ class Connection {
     const index = this.awaiting.findIndex((fault) => fault.xid === xid);
     if (index < 0) return 'pass';
     const [fault] = this.awaiting.splice(index, 1);
-    return this.cut(this.proxy.onAwaitedReply(this, fault!, parseReplyHeader(head)));
+    return this.cut(this.proxy.onAwaitedReply(fault!, parseReplyHeader(head)));
   }
 
   private cut(action: CutAction): FrameVerdict {
@@ -627,11 +629,11 @@ export class FaultProxyServer {
   }
 
   /** The reply a lost-reply or hold-reply fault waited for has arrived: drop it or hold it. */
-  onAwaitedReply(connection: Connection, fault: Fault, reply: ReplyHeader): CutAction {
-    const fields = { ...this.faultFields(fault), zxid: formatHex(reply.zxid), err: reply.err };
+  onAwaitedReply(fault: Fault, reply: ReplyHeader): CutAction {
+    fault.reply = reply;
+    const fields = this.faultFields(fault);
     if (fault.kind === 'hold-reply') {
       fault.state = 'held';
-      connection.heldFault = fault;
       this.emit({ event: 'reply-held', ...fields });
       return { kind: 'hold', fault };
     }
@@ -647,6 +649,7 @@ export class FaultProxyServer {
       ...(fault.xid === undefined ? {} : { xid: fault.xid }),
       ...(fault.op === undefined ? {} : { op: fault.op }),
       ...(fault.path === undefined ? {} : { path: fault.path }),
+      ...(fault.reply === undefined ? {} : { zxid: formatHex(fault.reply.zxid), err: fault.reply.err }),
     };
   }
 
