@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,44 +23,61 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.BoundedExponentialBackoffRetry;
+import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
 
 public class Worker {
     static final int PROTOCOL_VERSION = 1;
     static final Duration HTTP_TIMEOUT = Duration.ofSeconds(5);
     static final int CONNECT_TIMEOUT_FLOOR_MS = 10_000;
+    // Bounded retries for every Curator call (the recipe's too): exponential from 100 ms up to 1 s, then `info`.
+    static final int RETRY_BASE_MS = 100, RETRY_MAX_SLEEP_MS = 1_000, RETRIES = 4;
 
-    public static void main(String[] args) throws Exception {
-        // Quiet by default, on stderr; a user may still pass -Dorg.slf4j.simpleLogger.defaultLogLevel=info.
+    // `error` strings with a fixed meaning: ANSWER_ERRORS in workloads/protocol.ts.
+    static final String HELD = "held", TIMEOUT = "timeout", SESSION_EXPIRED = "session expired", LOST = "lost",
+        NOT_HELD = "not held", ALREADY_HELD = "already held", BUSY = "busy", REJECTED = "rejected";
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    public static void main(String[] args) throws IOException {
+        // Quiet by default, on stderr; -Dorg.slf4j.simpleLogger.defaultLogLevel=info on the command line wins.
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }
         // The protocol owns stdout: anything a library prints goes to stderr.
         Output output = new Output(new FileOutputStream(FileDescriptor.out));
         System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.err), true));
-        new Worker(output).serve(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)));
+        Worker worker = new Worker(output);
+        worker.serve(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)));
+        worker.close();
         System.exit(0);
     }
 
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    /** The protocol does not hold: answered with `error`, the worker keeps serving. */
+    /** The request breaks the protocol: answered `error` (to its id, when it has one); the worker keeps serving. */
     static final class BadRequest extends Exception {
-        BadRequest(String message) { super(message); }
+        final Long requestId;
+        BadRequest(String message) { this(message, null); }
+        BadRequest(String message, Long requestId) {
+            super(message);
+            this.requestId = requestId;
+        }
     }
 
-    /** stdout: one JSON document per line, never interleaved; a vanished reader is not our problem. */
+    /** stdout: one JSON document per line, never interleaved. A reader that went away is not our problem. */
     static final class Output {
         private final OutputStream out;
         Output(OutputStream out) { this.out = out; }
@@ -76,7 +92,20 @@ public class Worker {
         }
     }
 
-    static String sessionHex(long sessionId) { return "0x" + Long.toHexString(sessionId); }
+    /** An answer without its in_reply_to; a null error or session is left out (the protocol has no nulls there). */
+    static ObjectNode answer(String type, String error, String session) {
+        ObjectNode answer = JSON.createObjectNode().put("type", type);
+        if (error != null) answer.put("error", error);
+        if (session != null) answer.put("session", session);
+        return answer;
+    }
+
+    static String describe(Throwable e) {
+        String name = e.getClass().getSimpleName();
+        return e.getMessage() == null ? name : name + " " + e.getMessage();
+    }
+
+    static String sessionHex(long sessionId) { return sessionId == 0 ? null : "0x" + Long.toHexString(sessionId); }
 
     static ThreadFactory daemonThreads(String name) {
         AtomicInteger count = new AtomicInteger();
@@ -103,25 +132,47 @@ public class Worker {
             new Field("resource", Kind.STRING, true), new Field("value", Kind.INTEGER, true)),
         "read", List.of(new Field("client", Kind.STRING, true), new Field("resource", Kind.STRING, true)));
 
-    static void validate(JsonNode request) throws BadRequest {
-        String type = request.path("type").asText(null);
-        List<Field> fields = type == null ? null : REQUEST_FIELDS.get(type);
-        if (fields == null) throw new BadRequest("unknown request type " + request.path("type"));
+    /** The request on `line`, checked against REQUEST_FIELDS; BadRequest names what is wrong. */
+    static JsonNode parseRequest(String line) throws BadRequest {
+        JsonNode request;
+        try {
+            request = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw new BadRequest("not JSON: " + e.getOriginalMessage());
+        }
+        if (request == null || !request.isObject()) throw new BadRequest("a request is a JSON object");
+        JsonNode id = request.get("id");
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 0) {
+            throw new BadRequest("a request needs a non-negative integer id");
+        }
+        try {
+            checkFields(request);
+        } catch (BadRequest e) {
+            throw new BadRequest(e.getMessage(), id.asLong());
+        }
+        return request;
+    }
+
+    static void checkFields(JsonNode request) throws BadRequest {
+        JsonNode type = request.path("type");
+        List<Field> fields = type.isTextual() ? REQUEST_FIELDS.get(type.asText()) : null;
+        if (fields == null) throw new BadRequest("unknown request type " + type);
+        String kind = type.asText();
         for (Field field : fields) {
             JsonNode value = request.get(field.name());
             if (value == null) {
-                if (field.required()) throw new BadRequest(type + ": missing field '" + field.name() + "'");
+                if (field.required()) throw new BadRequest(kind + ": missing field '" + field.name() + "'");
                 continue;
             }
             boolean typed = switch (field.kind()) {
                 case STRING -> value.isTextual();
-                case INTEGER -> value.canConvertToLong() && value.isIntegralNumber();
+                case INTEGER -> value.isIntegralNumber() && value.canConvertToLong();
                 case OBJECT -> value.isObject();
                 case ARRAY -> value.isArray();
             };
-            if (!typed) throw new BadRequest(type + ": field '" + field.name() + "' has the wrong type");
+            if (!typed) throw new BadRequest(kind + ": field '" + field.name() + "' has the wrong type");
         }
-        if (type.equals("acquire")) {
+        if (kind.equals("acquire")) {
             String mode = request.get("mode").asText();
             if (!mode.equals("try") && !mode.equals("blocking")) {
                 throw new BadRequest("acquire: mode must be 'try' or 'blocking'");
@@ -130,25 +181,46 @@ public class Worker {
                 throw new BadRequest("acquire: timeoutMs must be positive");
             }
         }
+        if (kind.equals("init")) {
+            JsonNode clients = request.get("clients");
+            boolean allStrings = clients.size() > 0;
+            for (JsonNode client : clients) allStrings &= client.isTextual();
+            if (!allStrings) throw new BadRequest("init: clients must be a non-empty list of strings");
+        }
     }
 
     // --- one ZooKeeper session per client ------------------------------------------------------------------
 
-    /** InterProcessMutex keeps the node of the thread that holds it; this exposes it to read its czxid. */
+    /** InterProcessMutex keeps the node of the thread that holds it; this lets us read that node's czxid. */
     static final class FencedMutex extends InterProcessMutex {
         FencedMutex(CuratorFramework curator, String path) { super(curator, path); }
+        /** Only on the thread that acquired. */
         String ownNode() { return getLockPath(); }
     }
 
-    record Held(FencedMutex mutex, Long token) {}
+    /** What a client believes it holds: the mutex (to release it), its node, token (null: unknown) and session. */
+    static final class Hold {
+        final FencedMutex mutex;
+        final String node;
+        volatile Long token;
+        volatile String session;
+        Hold(FencedMutex mutex, String node, String session) {
+            this.mutex = mutex;
+            this.node = node;
+            this.session = session;
+        }
+    }
 
     final class Client {
         final String id;
         final CuratorFramework curator;
-        // InterProcessMutex belongs to the thread that acquired it: all acquires and releases of one client run
-        // on one thread of their own, so that a blocked acquire stalls nobody else.
+        // InterProcessMutex belongs to the thread that acquired it: every acquire and release of a client runs on
+        // that client's own thread.
         final ExecutorService lockThread;
-        final Map<String, Held> held = new ConcurrentHashMap<>();
+        final Map<String, Hold> holds = new ConcurrentHashMap<>();
+        final AtomicBoolean busy = new AtomicBoolean();
+        final CountDownLatch announced = new CountDownLatch(1);
+        /** The session of the last `connected` event, reported again on disconnect and expiry. */
         volatile String session;
 
         Client(String id, String connect, int sessionTimeoutMs) {
@@ -158,15 +230,14 @@ public class Worker {
                 .connectString(connect)
                 .sessionTimeoutMs(sessionTimeoutMs)
                 .connectionTimeoutMs(sessionTimeoutMs)
-                // Bounded: a call that cannot reach ZooKeeper gives up after a few tries and is answered `info`.
-                .retryPolicy(new BoundedExponentialBackoffRetry(100, 1000, 3))
+                .retryPolicy(new BoundedExponentialBackoffRetry(RETRY_BASE_MS, RETRY_MAX_SLEEP_MS, RETRIES))
                 .threadFactory(daemonThreads("curator-" + id))
                 .runSafeService(sharedCallbacks)
                 .build();
             curator.getConnectionStateListenable().addListener((framework, state) -> onState(state));
         }
 
-        /** Runs on Curator's connection-state thread: record the session and report the change. */
+        /** Runs on Curator's connection-state thread, so it only records and reports. */
         private void onState(ConnectionState state) {
             if (closing) return;
             String event = switch (state) {
@@ -175,17 +246,17 @@ public class Worker {
                     yield "connected";
                 }
                 case SUSPENDED -> "disconnected";
-                case LOST -> "expired";
+                case LOST -> "expired"; // Curator then connects with a new session
             };
             ObjectNode message = JSON.createObjectNode().put("type", "event").put("client", id).put("event", event);
             if (session != null) message.put("session", session);
             output.send(message);
+            if (event.equals("connected")) announced.countDown();
         }
 
-        private String liveSession() {
+        String liveSession() {
             try {
-                long sessionId = curator.getZookeeperClient().getZooKeeper().getSessionId();
-                return sessionId == 0 ? null : sessionHex(sessionId);
+                return sessionHex(curator.getZookeeperClient().getZooKeeper().getSessionId());
             } catch (Exception e) {
                 return null;
             }
@@ -201,8 +272,9 @@ public class Worker {
 
     final Output output;
     final Map<String, Client> clients = new LinkedHashMap<>();
+    // Curator's watcher callbacks of every session share one thread instead of one each.
     final ExecutorService sharedCallbacks = Executors.newSingleThreadExecutor(daemonThreads("curator-callbacks"));
-    final ExecutorService httpRequests = Executors.newCachedThreadPool(daemonThreads("http"));
+    final ExecutorService resourceRequests = Executors.newCachedThreadPool(daemonThreads("resource"));
     final HttpClient http = HttpClient.newBuilder().connectTimeout(HTTP_TIMEOUT).build();
     volatile boolean closing;
     String lockRoot;
@@ -213,60 +285,19 @@ public class Worker {
         String line;
         while ((line = input.readLine()) != null) {
             if (line.isBlank()) continue;
-            Long requestId = null;
+            JsonNode request;
             try {
-                JsonNode request;
-                try {
-                    request = JSON.readTree(line);
-                } catch (JsonProcessingException e) {
-                    throw new BadRequest("not JSON: " + e.getOriginalMessage());
-                }
-                if (request == null || !request.isObject()) throw new BadRequest("a request is a JSON object");
-                JsonNode id = request.get("id");
-                if (id == null || !id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 0) {
-                    throw new BadRequest("a request needs a non-negative integer id");
-                }
-                requestId = id.asLong();
-                validate(request);
+                request = parseRequest(line);
+            } catch (BadRequest e) {
+                send(e.requestId, answer("error", e.getMessage(), null));
+                continue;
+            }
+            long requestId = request.get("id").asLong();
+            try {
                 dispatch(requestId, request);
             } catch (BadRequest e) {
-                send(requestId, error(e.getMessage()));
+                send(requestId, answer("error", e.getMessage(), null));
             }
-        }
-        close();
-    }
-
-    /** init runs here, in order; lock operations on their client's thread; HTTP on a shared pool. */
-    void dispatch(long requestId, JsonNode request) throws BadRequest {
-        String type = request.get("type").asText();
-        if (type.equals("init")) {
-            send(requestId, init(request));
-            return;
-        }
-        if (clients.isEmpty()) throw new BadRequest(type + " before init");
-        Client client = clients.get(request.get("client").asText());
-        if (client == null) throw new BadRequest("unknown client '" + request.get("client").asText() + "'");
-        ExecutorService executor = switch (type) {
-            case "acquire", "release" -> client.lockThread;
-            default -> httpRequests;
-        };
-        executor.execute(() -> send(requestId, perform(client, type, request)));
-    }
-
-    ObjectNode perform(Client client, String type, JsonNode request) {
-        try {
-            return switch (type) {
-                case "acquire" -> acquire(client, request);
-                case "release" -> release(client, request.get("lock").asText());
-                case "fenced-write" -> fencedWrite(client, request);
-                default -> read(request.get("resource").asText());
-            };
-        } catch (BadRequest e) {
-            return error(e.getMessage());
-        } catch (RuntimeException e) {
-            // A bug or an unexpected library error: the outcome is unknown; keep serving.
-            e.printStackTrace();
-            return reply("info").put("error", "worker: " + describe(e));
         }
     }
 
@@ -276,173 +307,221 @@ public class Worker {
         output.send(answer);
     }
 
-    static ObjectNode reply(String type) { return JSON.createObjectNode().put("type", type); }
+    /** init runs in line; anything else on its client's lock thread or the resource pool, unless the client is busy. */
+    void dispatch(long requestId, JsonNode request) throws BadRequest {
+        String type = request.get("type").asText();
+        if (type.equals("init")) {
+            send(requestId, init(request));
+            return;
+        }
+        if (clients.isEmpty()) throw new BadRequest(type + " before init");
+        Client client = clients.get(request.get("client").asText());
+        if (client == null) throw new BadRequest("unknown client " + request.get("client"));
+        if (!client.busy.compareAndSet(false, true)) {
+            send(requestId, answer("fail", BUSY, client.currentSession()));
+            return;
+        }
+        ExecutorService executor = type.equals("acquire") || type.equals("release") ? client.lockThread : resourceRequests;
+        executor.execute(() -> {
+            ObjectNode answer;
+            try {
+                answer = perform(client, type, request);
+            } catch (RuntimeException e) {
+                // A bug, or a library error nobody foresaw: the outcome is unknown.
+                e.printStackTrace();
+                answer = answer("info", "worker: " + describe(e), null);
+            }
+            client.busy.set(false);
+            send(requestId, answer);
+        });
+    }
 
-    static ObjectNode error(String message) { return reply("error").put("error", message); }
-
-    static String describe(Throwable e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + " " + e.getMessage();
+    ObjectNode perform(Client client, String type, JsonNode request) {
+        if (type.equals("acquire")) return acquire(client, request);
+        if (type.equals("read")) return readResource(request.get("resource").asText());
+        String name = request.get("lock").asText();
+        Hold hold = client.holds.get(name);
+        if (hold == null) return answer("fail", NOT_HELD, client.currentSession());
+        if (type.equals("release")) return release(client, name, hold);
+        return writeResource(request.get("resource").asText(), client.id, hold, request.get("value").asLong());
     }
 
     ObjectNode init(JsonNode request) throws BadRequest {
         if (!clients.isEmpty()) throw new BadRequest("init: already initialised");
         if (request.get("protocolVersion").asLong() != PROTOCOL_VERSION) {
             throw new BadRequest("init: protocol version " + request.get("protocolVersion")
-                + ", this worker speaks " + PROTOCOL_VERSION);
+                + "; this worker speaks " + PROTOCOL_VERSION);
         }
-        List<String> ids = new ArrayList<>();
-        for (JsonNode id : request.get("clients")) {
-            if (!id.isTextual()) throw new BadRequest("init: clients must be a list of strings");
-            ids.add(id.asText());
-        }
-        if (ids.isEmpty()) throw new BadRequest("init: clients must not be empty");
         lockRoot = request.get("lockRoot").asText().replaceAll("/+$", "");
         String connect = request.get("connect").asText();
         int sessionTimeoutMs = request.get("sessionTimeoutMs").asInt();
         try {
-            for (String id : ids) clients.put(id, new Client(id, connect, sessionTimeoutMs));
+            for (JsonNode id : request.get("clients")) clients.put(id.asText(), new Client(id.asText(), connect, sessionTimeoutMs));
         } catch (IllegalArgumentException e) {
             clients.clear();
             throw new BadRequest("init: " + describe(e));
         }
-        // Connect all sessions at once: hundreds in a row would take seconds.
-        clients.values().forEach(c -> c.curator.start());
-        long deadline = System.nanoTime()
-            + TimeUnit.MILLISECONDS.toNanos(Math.max(CONNECT_TIMEOUT_FLOOR_MS, 3L * sessionTimeoutMs));
+        // All sessions connect at once: hundreds one after another would take seconds.
+        clients.values().forEach(client -> client.curator.start());
+        long waitMs = Math.max(CONNECT_TIMEOUT_FLOOR_MS, 3L * sessionTimeoutMs);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
         List<String> unconnected = new ArrayList<>();
         for (Client client : clients.values()) {
-            long leftMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
             try {
-                if (!client.curator.blockUntilConnected((int) leftMs, TimeUnit.MILLISECONDS)) unconnected.add(client.id);
+                if (!client.announced.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) unconnected.add(client.id);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 unconnected.add(client.id);
             }
         }
         if (!unconnected.isEmpty()) {
-            return error("could not connect " + unconnected.size() + " of " + clients.size() + " clients to "
-                + connect + " (first: " + unconnected.get(0) + ")");
+            return answer("error", "could not connect " + unconnected.size() + " of " + clients.size() + " clients to "
+                + connect + " within " + waitMs + " ms (first: " + unconnected.get(0) + ")", null);
         }
-        return reply("init_ok");
+        return answer("init_ok", null, null);
     }
 
-    /** Runs on the client's lock thread. */
-    ObjectNode acquire(Client client, JsonNode request) throws BadRequest {
+    /** On the client's lock thread. */
+    ObjectNode acquire(Client client, JsonNode request) {
         String name = request.get("lock").asText();
-        if (client.held.containsKey(name)) {
-            throw new BadRequest("acquire: client " + client.id + " already holds " + name);
-        }
-        // A fresh mutex per attempt, like the kazoo worker: InterProcessMutex would otherwise re-enter.
+        if (client.holds.containsKey(name)) return answer("fail", ALREADY_HELD, client.currentSession());
+        // A fresh mutex per attempt, like the kazoo worker's fresh Lock: a kept one would re-enter.
         FencedMutex mutex = new FencedMutex(client.curator, lockRoot + "/" + name);
         boolean acquired;
+        String refusal;
         try {
             if (request.get("mode").asText().equals("try")) {
+                refusal = HELD;
                 acquired = mutex.acquire(0, TimeUnit.MILLISECONDS); // Curator has no try: a zero wait is one
             } else if (request.has("timeoutMs")) {
+                refusal = TIMEOUT;
                 acquired = mutex.acquire(request.get("timeoutMs").asLong(), TimeUnit.MILLISECONDS);
             } else {
+                refusal = TIMEOUT;
                 mutex.acquire();
                 acquired = true;
             }
+        } catch (KeeperException.SessionExpiredException e) {
+            return answer("fail", SESSION_EXPIRED, client.currentSession());
         } catch (Exception e) {
-            return reply("info").put("error", "acquire: " + describe(e)).put("session", client.currentSession());
+            return answer("info", "acquire: " + describe(e), client.currentSession());
         }
-        if (!acquired) return reply("fail").put("session", client.currentSession());
-        String node = mutex.ownNode();
-        client.held.put(name, new Held(mutex, null));
-        // The fence token is the czxid of our own lock node, read right after acquiring.
+        if (!acquired) return answer("fail", refusal, client.currentSession());
+        Hold hold = new Hold(mutex, mutex.ownNode(), client.currentSession());
+        client.holds.put(name, hold);
+        // The fence token: the czxid of our own lock node, read right after acquiring.
         Stat stat;
         try {
-            stat = client.curator.checkExists().forPath(node);
+            stat = client.curator.checkExists().forPath(hold.node);
         } catch (Exception e) {
-            return reply("info").put("node", node).put("session", client.currentSession())
-                .put("error", "acquired, but the fence token could not be read: " + describe(e));
+            return answer("info", "acquired, but the fence token could not be read: " + describe(e), hold.session)
+                .put("node", hold.node);
         }
         if (stat == null) {
-            return reply("info").put("node", node).put("session", client.currentSession())
-                .put("error", "acquired, but the lock node was already gone (session expired?)");
+            return answer("info", "acquired, but the lock node was gone before its token could be read", hold.session)
+                .put("node", hold.node);
         }
-        client.held.put(name, new Held(mutex, stat.getCzxid()));
-        return reply("ok").put("token", stat.getCzxid()).put("node", node)
-            .put("session", sessionHex(stat.getEphemeralOwner()));
+        hold.token = stat.getCzxid();
+        hold.session = sessionHex(stat.getEphemeralOwner());
+        return answer("ok", null, hold.session).put("token", hold.token).put("node", hold.node);
     }
 
-    /** Runs on the client's lock thread: the one that acquired. */
-    ObjectNode release(Client client, String name) {
-        Held entry = client.held.remove(name);
-        if (entry == null) {
-            return reply("fail").put("error", "release: client " + client.id + " does not hold " + name)
-                .put("session", client.currentSession());
-        }
+    /** On the client's lock thread: the one that acquired. */
+    ObjectNode release(Client client, String name, Hold hold) {
+        // Whatever the answer, the client no longer believes it holds the lock.
+        client.holds.remove(name);
+        // Curator's release succeeds even when the node already went with an expired session: look first.
+        Boolean lost;
         try {
-            entry.mutex().release();
+            Stat stat = client.curator.checkExists().forPath(hold.node);
+            lost = stat == null || !Objects.equals(sessionHex(stat.getEphemeralOwner()), hold.session);
         } catch (Exception e) {
-            // Curator forgets the lock either way and keeps deleting the node in the background (guaranteed
-            // delete); whether the node is gone yet is unknown.
-            return reply("info").put("error", "release: " + describe(e)).put("session", client.currentSession());
+            lost = null;
+            System.err.println("release " + name + " of " + client.id + ": could not look at " + hold.node + " first: "
+                + describe(e));
         }
-        return reply("ok").put("session", client.currentSession());
-    }
-
-    ObjectNode fencedWrite(Client client, JsonNode request) {
-        String name = request.get("lock").asText();
-        Held entry = client.held.get(name);
-        if (entry == null || entry.token() == null) {
-            return reply("fail").put("error", "fenced-write: client " + client.id + " holds no token for " + name);
-        }
-        ObjectNode body = JSON.createObjectNode().put("client", client.id).put("token", entry.token())
-            .put("value", request.get("value").asLong());
-        return httpExchange(request.get("resource").asText(), body);
-    }
-
-    ObjectNode read(String url) {
-        ObjectNode answer = httpExchange(url, null);
-        if (!answer.path("type").asText().equals("ok")) return answer;
-        JsonNode value = answer.remove("body").path("value");
-        if (!value.isNumber()) return reply("fail").put("error", "read: resource answered no numeric value");
-        return answer.set("value", value);
-    }
-
-    /** GET (body null) or POST JSON. 2xx → ok; a definite refusal → fail; no answer → info. */
-    ObjectNode httpExchange(String url, ObjectNode body) {
-        String method = body == null ? "GET" : "POST";
-        HttpResponse<String> response;
         try {
-            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(HTTP_TIMEOUT);
-            if (body != null) {
-                request.header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
-            }
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (ConnectException e) {
-            // Refused before anything was sent: definitely not applied.
-            return reply("fail").put("error", method + " " + url + ": " + describe(e));
+            hold.mutex.release();
+        } catch (Exception e) {
+            // Curator forgets the lock either way and goes on deleting the node in the background (guaranteed
+            // delete); whether it is gone yet is unknown.
+            return answer("info", "release: " + describe(e), client.currentSession());
+        }
+        if (lost == null) {
+            return answer("info", "released, but whether the node was still ours is unknown", client.currentSession());
+        }
+        return lost ? answer("fail", LOST, client.currentSession()) : answer("ok", null, client.currentSession());
+    }
+
+    // --- the resource the runner names: HTTP, JSON both ways -----------------------------------------------
+
+    record HttpResult(int status, JsonNode body) {}
+
+    /** GET (body null) or POST JSON; the body is JSON's null node when the answer is not JSON. */
+    HttpResult httpJson(String url, ObjectNode body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(HTTP_TIMEOUT);
+        if (body != null) {
+            request.header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+        }
+        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        JsonNode parsed;
+        try {
+            parsed = JSON.readTree(response.body());
+        } catch (JsonProcessingException e) {
+            parsed = JSON.nullNode();
+        }
+        return new HttpResult(response.statusCode(), parsed == null ? JSON.nullNode() : parsed);
+    }
+
+    /** The write with this hold's token: accepted → ok; rejected → fail; no clear answer → info. */
+    ObjectNode writeResource(String url, String clientId, Hold hold, long value) {
+        Long token = hold.token;
+        if (token == null) return answer("fail", "no fence token: the acquire could not read one", hold.session);
+        HttpResult result;
+        try {
+            result = httpJson(url, JSON.createObjectNode().put("client", clientId).put("token", token).put("value", value));
         } catch (IOException | IllegalArgumentException e) {
-            return reply("info").put("error", method + " " + url + ": " + describe(e));
+            return answer("info", "POST " + url + ": " + describe(e), hold.session);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return reply("info").put("error", method + " " + url + ": interrupted");
+            return answer("info", "POST " + url + ": interrupted", hold.session);
         }
-        int status = response.statusCode();
-        if (status >= 300) {
-            // The resource answered: a 4xx is a definite rejection; a 5xx may have applied the write.
-            String kind = status >= 400 && status < 500 ? "fail" : "info";
-            return reply(kind).put("error", method + " " + url + ": HTTP " + status);
+        JsonNode accepted = result.body().path("accepted");
+        if (result.status() != 200 || !accepted.isBoolean()) {
+            return answer("info", "POST " + url + ": HTTP " + result.status() + " without a verdict", hold.session);
         }
-        ObjectNode answer = reply("ok");
-        if (body == null) {
-            try {
-                answer.set("body", JSON.readTree(response.body().isEmpty() ? "{}" : response.body()));
-            } catch (IOException e) {
-                return reply("fail").put("error", "GET " + url + ": the answer is not JSON");
-            }
+        return accepted.asBoolean() ? answer("ok", null, hold.session) : answer("fail", REJECTED, hold.session);
+    }
+
+    /** A read changes nothing, so one that went wrong definitely did not happen: fail, never info. */
+    ObjectNode readResource(String url) {
+        HttpResult result;
+        try {
+            result = httpJson(url, null);
+        } catch (IOException | IllegalArgumentException e) {
+            return answer("fail", "GET " + url + ": " + describe(e), null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return answer("fail", "GET " + url + ": interrupted", null);
         }
-        return answer;
+        JsonNode value = result.body().path("value");
+        if (result.status() != 200 || !value.isNumber()) {
+            return answer("fail", "GET " + url + ": HTTP " + result.status() + " without a numeric value", null);
+        }
+        return answer("ok", null, null).set("value", value);
     }
 
     void close() {
         closing = true;
-        // Closing a session deletes its ephemeral nodes at once; hundreds are closed side by side.
-        clients.values().parallelStream().forEach(client -> client.curator.close());
+        // Closing a session deletes its ephemeral nodes at once; each close waits for ZooKeeper's reply.
+        ExecutorService closers = Executors.newFixedThreadPool(Math.max(1, Math.min(clients.size(), 64)), daemonThreads("close"));
+        clients.values().forEach(client -> closers.execute(client.curator::close));
+        closers.shutdown();
+        try {
+            closers.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

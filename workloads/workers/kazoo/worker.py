@@ -1,8 +1,8 @@
 """kazoo worker: drives kazoo's Lock recipe, exactly as Debian ships it, through docs/worker-protocol.md.
 
-One process is one client host: one KazooClient (one ZooKeeper session) per client id. Requests run on their
-own threads so that a blocked acquire never stalls another client; answers and events are single JSON lines
-written under one lock. Run with Debian's Python (/usr/bin/python3 -u), the one that has kazoo.
+One process is one client host: one KazooClient (one ZooKeeper session) per client id. Each request runs on a
+thread of its own, so a blocked acquire never stalls another client; answers and events are single JSON lines
+written under one lock. Run it with Debian's Python (/usr/bin/python3 -u): that is the one with kazoo.
 """
 import json
 import logging
@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, LockTimeout
+from kazoo.exceptions import KazooException, LockTimeout, SessionExpiredError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry, RetryFailedError
@@ -20,35 +20,63 @@ from kazoo.retry import KazooRetry, RetryFailedError
 PROTOCOL_VERSION = 1
 HTTP_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_FLOOR_S = 10.0
+# Our own calls (the fence token lookup, release) retry through connection loss and session expiry for this
+# many session timeouts, plus a margin for a loaded machine, before they answer `info`.
+COMMAND_RETRY_SESSIONS = 3
+COMMAND_RETRY_MARGIN_S = 2.0
+
+# `error` strings with a fixed meaning: ANSWER_ERRORS in workloads/protocol.ts.
+HELD, TIMEOUT, SESSION_EXPIRED, LOST = "held", "timeout", "session expired", "lost"
+NOT_HELD, ALREADY_HELD, BUSY, REJECTED = "not held", "already held", "busy", "rejected"
+
+LIBRARY_ERRORS = (KazooException, RetryFailedError)
 
 log = logging.getLogger("kazoo-worker")
 
 
 class BadRequest(Exception):
-    """The request does not follow the protocol: answered with `error`, the worker keeps serving."""
+    """The request breaks the protocol: answered `error` (to its id, when it has one); the worker keeps serving."""
+
+    def __init__(self, message, request_id=None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def answer(kind, error=None, **fields):
+    """An answer without its in_reply_to; fields that are None are left out (the protocol has no nulls there)."""
+    message = {"type": kind}
+    if error is not None:
+        message["error"] = error
+    message.update((key, value) for key, value in fields.items() if value is not None)
+    return message
+
+
+def describe(error):
+    return "%s %s" % (type(error).__name__, error) if str(error) else type(error).__name__
+
+
+def session_hex(session_id):
+    return None if not session_id else "0x%x" % session_id
 
 
 class Output:
-    """stdout: one JSON document per line, never interleaved; a vanished reader is not our problem."""
+    """stdout: one JSON document per line, never interleaved. A reader that went away is not our problem."""
 
-    def __init__(self):
+    def __init__(self, stream):
+        self._stream = stream
         self._lock = threading.Lock()
 
     def send(self, message):
         line = json.dumps(message, separators=(",", ":")) + "\n"
         with self._lock:
             try:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            except (BrokenPipeError, ValueError, OSError):
+                self._stream.write(line)
+                self._stream.flush()
+            except (OSError, ValueError):
                 pass
 
 
-def session_hex(session_id):
-    return None if session_id is None else "0x%x" % session_id
-
-
-# --- request validation: field name -> (accepted types, required) ------------------------------------
+# --- request validation: field -> (accepted JSON types, required) -----------------------------------------
 
 STRING, INTEGER, OBJECT, ARRAY = (str,), (int,), (dict,), (list,)
 
@@ -64,64 +92,101 @@ REQUEST_FIELDS = {
 }
 
 
-def validate(request):
-    """Raises BadRequest unless `request` has a known type and every field of that type, well typed."""
-    fields = REQUEST_FIELDS.get(request.get("type"))
+def parse_request(line):
+    """The request on `line`, checked against REQUEST_FIELDS; BadRequest names what is wrong."""
+    try:
+        request = json.loads(line)
+    except ValueError as e:
+        raise BadRequest("not JSON: %s" % e)
+    if not isinstance(request, dict):
+        raise BadRequest("a request is a JSON object")
+    request_id = request.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 0:
+        raise BadRequest("a request needs a non-negative integer id")
+    try:
+        check_fields(request)
+    except BadRequest as e:
+        raise BadRequest(str(e), request_id)
+    return request
+
+
+def check_fields(request):
+    kind = request.get("type")
+    fields = REQUEST_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
-        raise BadRequest("unknown request type %r" % (request.get("type"),))
+        raise BadRequest("unknown request type %s" % json.dumps(kind))
     for name, (types, required) in fields.items():
         if name not in request:
             if required:
-                raise BadRequest("%s: missing field %r" % (request["type"], name))
+                raise BadRequest("%s: missing field %r" % (kind, name))
             continue
         value = request[name]
-        # bool is an int in Python; JSON true is never a number here.
+        # JSON true is no number, though Python's bool is an int.
         if isinstance(value, bool) or not isinstance(value, types):
-            raise BadRequest("%s: field %r has the wrong type" % (request["type"], name))
-    if request["type"] == "acquire" and request["mode"] not in ("try", "blocking"):
-        raise BadRequest("acquire: mode must be 'try' or 'blocking'")
-    if request.get("timeoutMs", 1) <= 0:
-        raise BadRequest("acquire: timeoutMs must be positive")
+            raise BadRequest("%s: field %r has the wrong type" % (kind, name))
+    if kind == "acquire":
+        if request["mode"] not in ("try", "blocking"):
+            raise BadRequest("acquire: mode must be 'try' or 'blocking'")
+        if request.get("timeoutMs", 1) <= 0:
+            raise BadRequest("acquire: timeoutMs must be positive")
+    if kind == "init" and (not request["clients"] or not all(isinstance(c, str) for c in request["clients"])):
+        raise BadRequest("init: clients must be a non-empty list of strings")
 
 
-# --- one ZooKeeper session per client -------------------------------------------------------------------
+# --- one ZooKeeper session per client -----------------------------------------------------------------------
+
+class Hold:
+    """What a client believes it holds: kazoo's Lock object (needed to release), its node, token and session."""
+
+    def __init__(self, lock, node, token, session):
+        self.lock, self.node, self.token, self.session = lock, node, token, session
+
 
 class Client:
-    """One client id: its KazooClient, the session it last saw, and the Lock objects it holds."""
-
     def __init__(self, client_id, connect, session_timeout_ms, output):
         self.id = client_id
         self.output = output
-        self.session = None
+        self.session = None  # the session of the last `connected` event, reported again on disconnect/expiry
+        self.announced = threading.Event()  # the first `connected` event is out
         self.closing = False
-        self.held = {}  # lock name -> (kazoo Lock, fence token or None)
-        self.held_lock = threading.Lock()
+        self.busy = False
+        self.holds = {}  # lock name -> Hold
+        self.state_lock = threading.Lock()  # guards busy and holds
         timeout_s = session_timeout_ms / 1000.0
-        # Bounded retries for our own calls (release, token lookup): give up after about one session timeout
-        # and answer `info`. The Lock recipe keeps its own retry policy, as shipped.
+        retry_deadline_s = COMMAND_RETRY_SESSIONS * timeout_s + COMMAND_RETRY_MARGIN_S
+        # The Lock recipe keeps its own retry policy, as shipped; this one bounds our token lookup and release.
         self.zk = KazooClient(hosts=connect, timeout=timeout_s,
-                              command_retry=KazooRetry(max_tries=-1, deadline=timeout_s, max_delay=1.0))
+                              command_retry=KazooRetry(max_tries=-1, deadline=retry_deadline_s, max_delay=1.0))
         self.zk.add_listener(self._on_state)
 
     def _on_state(self, state):
-        """Runs on kazoo's connection thread: record the session and report the change, never block."""
+        """Runs on kazoo's connection thread, so it only records and reports."""
         if self.closing:
             return
         if state == KazooState.CONNECTED:
-            self.session = session_hex(self.zk.client_id[0]) if self.zk.client_id else None
+            self.session = self.live_session()
             event = "connected"
         elif state == KazooState.SUSPENDED:
             event = "disconnected"
-        else:  # LOST: the session expired (kazoo then connects again with a new one)
+        else:  # LOST: the session expired; kazoo goes on to connect with a new one
             event = "expired"
         message = {"type": "event", "client": self.id, "event": event}
         if self.session is not None:
             message["session"] = self.session
         self.output.send(message)
+        if event == "connected":
+            self.announced.set()
+
+    def live_session(self):
+        client_id = self.zk.client_id
+        return session_hex(client_id[0]) if client_id else None
 
     def current_session(self):
-        client_id = self.zk.client_id
-        return session_hex(client_id[0]) if client_id else self.session
+        return self.live_session() or self.session
+
+    def node_stat(self, node):
+        """exists() through connection loss and session expiry, within the command retry's deadline."""
+        return self.zk.retry(self.zk.exists, node)
 
 
 class Worker:
@@ -130,200 +195,220 @@ class Worker:
         self.clients = {}
         self.lock_root = None
 
-    # Every handler returns the answer's fields; `type` says ok, fail or info.
-
     def init(self, request):
         if self.clients:
             raise BadRequest("init: already initialised")
         if request["protocolVersion"] != PROTOCOL_VERSION:
-            raise BadRequest("init: protocol version %r, this worker speaks %d"
+            raise BadRequest("init: protocol version %r; this worker speaks %d"
                              % (request["protocolVersion"], PROTOCOL_VERSION))
-        if not all(isinstance(c, str) for c in request["clients"]) or not request["clients"]:
-            raise BadRequest("init: clients must be a non-empty list of strings")
+        try:
+            clients = {cid: Client(cid, request["connect"], request["sessionTimeoutMs"], self.output)
+                       for cid in request["clients"]}
+        except (ValueError, KazooException) as e:
+            raise BadRequest("init: %s" % describe(e))
         self.lock_root = request["lockRoot"].rstrip("/")
-        clients = {cid: Client(cid, request["connect"], request["sessionTimeoutMs"], self.output)
-                   for cid in request["clients"]}
         self.clients = clients
-        # Connect all sessions at once: hundreds in a row would take seconds.
-        started = [(c, c.zk.start_async()) for c in clients.values()]
+        # All sessions connect at once: hundreds one after another would take seconds.
+        for client in clients.values():
+            client.zk.start_async()
         deadline_s = max(CONNECT_TIMEOUT_FLOOR_S, 3 * request["sessionTimeoutMs"] / 1000.0)
-        unconnected = [c.id for c, ready in started if not ready.wait(deadline_s) or not c.zk.connected]
+        unconnected = [c.id for c in clients.values() if not c.announced.wait(deadline_s)]
         if unconnected:
-            return {"type": "error", "error": "could not connect %d of %d clients to %s (first: %s)"
-                    % (len(unconnected), len(clients), request["connect"], unconnected[0])}
-        return {"type": "init_ok"}
+            return answer("error", "could not connect %d of %d clients to %s within %.0f s (first: %s)"
+                          % (len(unconnected), len(clients), request["connect"], deadline_s, unconnected[0]))
+        return answer("init_ok")
 
-    def client(self, request):
-        client = self.clients.get(request["client"])
-        if client is None:
-            raise BadRequest("unknown client %r" % (request["client"],))
-        return client
+    def perform(self, request):
+        """Runs one lock or resource request for its client, which has no other request in progress."""
+        client = self.clients[request["client"]]
+        kind = request["type"]
+        if kind == "acquire":
+            return self.acquire(client, request)
+        if kind == "read":
+            return read_resource(request["resource"])
+        with client.state_lock:
+            hold = client.holds.get(request["lock"])
+        if hold is None:
+            return answer("fail", NOT_HELD, session=client.current_session())
+        if kind == "release":
+            return self.release(client, request["lock"], hold)
+        return write_resource(request["resource"], client.id, hold, request["value"])
 
-    def acquire(self, request):
-        client = self.client(request)
+    def acquire(self, client, request):
         name = request["lock"]
-        with client.held_lock:
-            if name in client.held:
-                raise BadRequest("acquire: client %s already holds %s" % (client.id, name))
+        with client.state_lock:
+            if name in client.holds:
+                return answer("fail", ALREADY_HELD, session=client.current_session())
         # A fresh Lock object per attempt, as in kazoo issue #732's report.
         lock = Lock(client.zk, self.lock_root + "/" + name)
         try:
             if request["mode"] == "try":
-                acquired = lock.acquire(blocking=False)
+                acquired, refusal = lock.acquire(blocking=False), HELD
             else:
                 timeout_ms = request.get("timeoutMs")
-                acquired = lock.acquire(blocking=True, timeout=None if timeout_ms is None else timeout_ms / 1000.0)
+                timeout_s = None if timeout_ms is None else timeout_ms / 1000.0
+                acquired, refusal = lock.acquire(blocking=True, timeout=timeout_s), TIMEOUT
         except LockTimeout:
-            acquired = False  # the recipe's own word: it waited and did not get the lock
-        except KazooException as e:
-            return {"type": "info", "error": "acquire: %s" % describe(e), "session": client.current_session()}
+            acquired, refusal = False, TIMEOUT
+        except SessionExpiredError:
+            return answer("fail", SESSION_EXPIRED, session=client.current_session())
+        except LIBRARY_ERRORS as e:
+            return answer("info", "acquire: %s" % describe(e), session=client.current_session())
         if not acquired:
-            return {"type": "fail", "session": client.current_session()}
+            return answer("fail", refusal, session=client.current_session())
         node = lock.path + "/" + lock.node
-        with client.held_lock:
-            client.held[name] = (lock, None)
-        # The fence token is the czxid of our own lock node, read right after acquiring.
+        hold = Hold(lock, node, None, client.current_session())
+        with client.state_lock:
+            client.holds[name] = hold
+        # The fence token: the czxid of our own lock node, read right after acquiring.
         try:
-            stat = client.zk.retry(client.zk.exists, node)
-        except KazooException as e:
-            return {"type": "info", "node": node, "session": client.current_session(),
-                    "error": "acquired, but the fence token could not be read: %s" % describe(e)}
+            stat = client.node_stat(node)
+        except LIBRARY_ERRORS as e:
+            return answer("info", "acquired, but the fence token could not be read: %s" % describe(e),
+                          node=node, session=hold.session)
         if stat is None:
-            return {"type": "info", "node": node, "session": client.current_session(),
-                    "error": "acquired, but the lock node was already gone (session expired?)"}
-        with client.held_lock:
-            client.held[name] = (lock, stat.czxid)
-        return {"type": "ok", "token": stat.czxid, "node": node, "session": session_hex(stat.ephemeralOwner)}
+            return answer("info", "acquired, but the lock node was gone before its token could be read",
+                          node=node, session=hold.session)
+        hold.token, hold.session = stat.czxid, session_hex(stat.ephemeralOwner)
+        return answer("ok", token=hold.token, node=node, session=hold.session)
 
-    def release(self, request):
-        client = self.client(request)
-        with client.held_lock:
-            entry = client.held.get(request["lock"])
-        if entry is None:
-            return {"type": "fail", "error": "release: client %s does not hold %s" % (client.id, request["lock"]),
-                    "session": client.current_session()}
-        lock = entry[0]
+    def release(self, client, name, hold):
+        # Whatever the answer, the client no longer believes it holds the lock.
+        with client.state_lock:
+            client.holds.pop(name, None)
+        # kazoo's release says True even when the node already went with an expired session: look first.
         try:
-            released = lock.release()
-        except (KazooException, RetryFailedError) as e:
-            # Kept as held: the node may still be there, and a later release can try again.
-            return {"type": "info", "error": "release: %s" % describe(e), "session": client.current_session()}
-        with client.held_lock:
-            client.held.pop(request["lock"], None)
-        if not released:  # a concurrent release of the same lock got there first
-            return {"type": "fail", "error": "release: %s was not held" % request["lock"],
-                    "session": client.current_session()}
-        return {"type": "ok", "session": client.current_session()}
-
-    def fenced_write(self, request):
-        client = self.client(request)
-        with client.held_lock:
-            entry = client.held.get(request["lock"])
-        token = entry[1] if entry else None
-        if token is None:
-            return {"type": "fail", "error": "fenced-write: client %s holds no token for %s"
-                    % (client.id, request["lock"])}
-        body = {"client": client.id, "token": token, "value": request["value"]}
-        return http_exchange(request["resource"], body)
-
-    def read(self, request):
-        self.client(request)
-        answer = http_exchange(request["resource"], None)
-        if answer["type"] == "ok":
-            value = answer.pop("body", {}).get("value")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return {"type": "fail", "error": "read: resource answered no numeric value"}
-            answer["value"] = value
-        return answer
+            stat = client.node_stat(hold.node)
+            lost = stat is None or session_hex(stat.ephemeralOwner) != hold.session
+        except LIBRARY_ERRORS as e:
+            lost = None
+            log.warning("release %s of %s: could not look at %s first: %s", name, client.id, hold.node, describe(e))
+        try:
+            hold.lock.release()
+        except LIBRARY_ERRORS as e:
+            return answer("info", "release: %s" % describe(e), session=client.current_session())
+        if lost is None:
+            return answer("info", "released, but whether the node was still ours is unknown",
+                          session=client.current_session())
+        return answer("fail" if lost else "ok", LOST if lost else None, session=client.current_session())
 
     def close(self):
         for client in self.clients.values():
             client.closing = True
-        for client in self.clients.values():
-            try:
-                client.zk.stop()  # closes the session: its ephemeral nodes go at once
-                client.zk.close()
-            except KazooException as e:
-                log.warning("closing %s: %s", client.id, describe(e))
+        # Closing a session deletes its ephemeral nodes at once; each close waits for ZooKeeper's reply.
+        closers = [threading.Thread(target=stop_client, args=(client,)) for client in self.clients.values()]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
 
 
-def describe(error):
-    return "%s %s" % (type(error).__name__, error) if str(error) else type(error).__name__
+def stop_client(client):
+    try:
+        client.zk.stop()
+        client.zk.close()
+    except LIBRARY_ERRORS as e:
+        log.warning("closing %s: %s", client.id, describe(e))
 
 
-def http_exchange(url, body):
-    """GET (body None) or POST JSON. 2xx → ok; a definite refusal → fail; no answer → info."""
+# --- the resource the runner names: HTTP, JSON both ways -------------------------------------------------
+
+def http_json(url, body=None):
+    """GET (no body) or POST JSON; returns (HTTP status, parsed JSON or None). Network errors raise OSError."""
     data = None if body is None else json.dumps(body).encode("utf-8")
-    headers = {} if body is None else {"Content-Type": "application/json"}
-    request = urllib.request.Request(url, data=data, headers=headers, method="GET" if body is None else "POST")
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                     headers={} if body is None else {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
-            payload = response.read()
+            status, payload = response.status, response.read()
     except urllib.error.HTTPError as e:
-        # The resource answered: a 4xx is a definite rejection; a 5xx may have applied the write.
-        kind = "fail" if 400 <= e.code < 500 else "info"
-        return {"type": kind, "error": "%s %s: HTTP %d" % (request.get_method(), url, e.code)}
-    except urllib.error.URLError as e:
-        # Refused before anything was sent: definitely not applied. Anything else: unknown.
-        kind = "fail" if isinstance(e.reason, ConnectionRefusedError) else "info"
-        return {"type": kind, "error": "%s %s: %s" % (request.get_method(), url, e.reason)}
-    except (TimeoutError, OSError) as e:
-        return {"type": "info", "error": "%s %s: %s" % (request.get_method(), url, describe(e))}
-    answer = {"type": "ok"}
-    if body is None:
-        try:
-            answer["body"] = json.loads(payload or b"{}")
-        except ValueError:
-            return {"type": "fail", "error": "GET %s: the answer is not JSON" % url}
-    return answer
-
-
-HANDLERS = {"acquire": Worker.acquire, "release": Worker.release, "fenced-write": Worker.fenced_write,
-            "read": Worker.read}
-
-
-def answer(worker, request):
-    """Runs one request to its single answer."""
+        status, payload = e.code, e.read()
     try:
-        result = HANDLERS[request["type"]](worker, request)
-    except BadRequest as e:
-        result = {"type": "error", "error": str(e)}
-    except Exception as e:  # a bug or an unexpected library error: unknown outcome, keep serving
-        log.exception("request %s", request.get("id"))
-        result = {"type": "info", "error": "worker: %s" % describe(e)}
+        return status, json.loads(payload)
+    except ValueError:
+        return status, None
+
+
+def write_resource(url, client_id, hold, value):
+    """The write with this hold's token: accepted → ok; rejected → fail; no clear answer → info."""
+    if hold.token is None:
+        return answer("fail", "no fence token: the acquire could not read one", session=hold.session)
+    try:
+        status, reply = http_json(url, {"client": client_id, "token": hold.token, "value": value})
+    except (OSError, ValueError) as e:
+        return answer("info", "POST %s: %s" % (url, describe(e)), session=hold.session)
+    accepted = reply.get("accepted") if isinstance(reply, dict) else None
+    if status != 200 or not isinstance(accepted, bool):
+        return answer("info", "POST %s: HTTP %d without a verdict" % (url, status), session=hold.session)
+    return answer("ok", session=hold.session) if accepted else answer("fail", REJECTED, session=hold.session)
+
+
+def read_resource(url):
+    """A read changes nothing, so one that went wrong definitely did not happen: fail, never info."""
+    try:
+        status, reply = http_json(url)
+    except (OSError, ValueError) as e:
+        return answer("fail", "GET %s: %s" % (url, describe(e)))
+    value = reply.get("value") if isinstance(reply, dict) else None
+    if status != 200 or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return answer("fail", "GET %s: HTTP %d without a numeric value" % (url, status))
+    return answer("ok", value=value)
+
+
+# --- the loop -------------------------------------------------------------------------------------------
+
+def serve(worker, request):
+    """Runs one request on its own thread, to exactly one answer, then frees its client for the next."""
+    client = worker.clients[request["client"]]
+    try:
+        result = worker.perform(request)
+    except Exception as e:  # a bug, or a library error nobody foresaw: the outcome is unknown
+        log.exception("request %s", request["id"])
+        result = answer("info", "worker: %s" % describe(e))
+    finally:
+        with client.state_lock:
+            client.busy = False
     worker.output.send(dict(result, in_reply_to=request["id"]))
+
+
+def dispatch(worker, request):
+    """init runs in line; anything else gets a thread, unless its client is busy or unknown."""
+    if request["type"] == "init":
+        return worker.init(request)
+    if not worker.clients:
+        raise BadRequest("%s before init" % request["type"])
+    client = worker.clients.get(request["client"])
+    if client is None:
+        raise BadRequest("unknown client %s" % json.dumps(request["client"]))
+    with client.state_lock:
+        if client.busy:
+            return answer("fail", BUSY, session=client.current_session())
+        client.busy = True
+    threading.Thread(target=serve, args=(worker, request), daemon=True).start()
+    return None
 
 
 def main():
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s kazoo-worker %(levelname)s %(name)s: %(message)s")
-    output = Output()
+    # The protocol owns stdout: anything a library prints goes to stderr.
+    output = Output(sys.stdout)
+    sys.stdout = sys.stderr
     worker = Worker(output)
     for line in sys.stdin:
         if not line.strip():
             continue
-        request_id = None
         try:
-            try:
-                request = json.loads(line)
-            except ValueError as e:
-                raise BadRequest("not JSON: %s" % e)
-            if not isinstance(request, dict):
-                raise BadRequest("a request is a JSON object")
-            request_id = request.get("id")
-            if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 0:
-                request_id = None
-                raise BadRequest("a request needs a non-negative integer id")
-            validate(request)
-            if request["type"] == "init":
-                output.send(dict(worker.init(request), in_reply_to=request_id))
-                continue
-            if not worker.clients:
-                raise BadRequest("%s before init" % request["type"])
+            request = parse_request(line)
         except BadRequest as e:
-            output.send({"type": "error", "in_reply_to": request_id, "error": str(e)})
+            output.send(dict(answer("error", str(e)), in_reply_to=e.request_id))
             continue
-        threading.Thread(target=answer, args=(worker, request), daemon=True).start()
+        try:
+            result = dispatch(worker, request)
+        except BadRequest as e:
+            result = answer("error", str(e))
+        if result is not None:
+            output.send(dict(result, in_reply_to=request["id"]))
     worker.close()
 
 
