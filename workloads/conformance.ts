@@ -201,26 +201,37 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     },
   },
   {
-    name: 'release after the holder\'s session expired answers fail "lost"; the worker reports the expiry and goes on',
+    name: 'release after the holder\'s session expired answers fail "lost", before and after the worker noticed; the worker reports the expiry and goes on',
     async run(fixture) {
-      // The trick: SIGSTOP the holder's worker until another client gets the lock, which proves its session expired.
-      const holder = await fixture.worker('w1', ['a1'], SHORT_SESSION_TIMEOUT_MS);
-      const other = await fixture.worker('w2', ['b1']);
-      const held = await holder.request(acquire('a1', 'expiry', 'try'));
-      expectAnswer(held, 'ok', 'a1 try-lock');
-      holder.signal('SIGSTOP');
-      try {
-        expectAnswer(await other.request(acquire('b1', 'expiry', 'blocking', PATIENT_TIMEOUT_MS)), 'ok', 'b1 acquires once a1\'s session expired');
-      } finally {
-        holder.signal('SIGCONT');
+      // The trick: SIGSTOP the holders' worker until other clients get their locks, which proves the sessions expired.
+      // a1 releases the moment its worker resumes (it may not know yet); a2 releases once the expiry was reported.
+      const holders = await fixture.worker('w1', ['a1', 'a2'], SHORT_SESSION_TIMEOUT_MS);
+      const others = await fixture.worker('w2', ['b1', 'b2']);
+      const pairs = [{ holder: 'a1', other: 'b1', lock: 'expiry1' }, { holder: 'a2', other: 'b2', lock: 'expiry2' }];
+      const held = new Map<string, WorkerAnswer>();
+      for (const { holder, lock } of pairs) {
+        const answer = await holders.request(acquire(holder, lock, 'try'));
+        expectAnswer(answer, 'ok', `${holder} try-lock`);
+        held.set(holder, answer);
       }
-      expectAnswer(await holder.request(release('a1', 'expiry')), 'fail', 'a1 release after its session expired', ANSWER_ERRORS.lost);
-      await fixture.waitForEvent((event) => event.client === 'a1' && event.event === 'expired' && event.session === held.session, `expired event for a1's session ${held.session}`);
-      expectAnswer(await other.request(release('b1', 'expiry')), 'ok', 'b1 release');
-      const again = await holder.request(acquire('a1', 'expiry', 'blocking', PATIENT_TIMEOUT_MS));
+      holders.signal('SIGSTOP');
+      try {
+        await Promise.all(pairs.map(async ({ holder, other, lock }) =>
+          expectAnswer(await others.request(acquire(other, lock, 'blocking', PATIENT_TIMEOUT_MS)), 'ok', `${other} acquires once ${holder}'s session expired`)));
+      } finally {
+        holders.signal('SIGCONT');
+      }
+      expectAnswer(await holders.request(release('a1', 'expiry1')), 'fail', 'a1 release right after its worker resumed', ANSWER_ERRORS.lost);
+      for (const { holder } of pairs) {
+        const session = held.get(holder)!.session;
+        await fixture.waitForEvent((event) => event.client === holder && event.event === 'expired' && event.session === session, `expired event for ${holder}'s session ${session}`);
+      }
+      expectAnswer(await holders.request(release('a2', 'expiry2')), 'fail', 'a2 release after the expiry was reported', ANSWER_ERRORS.lost);
+      for (const { other, lock } of pairs) expectAnswer(await others.request(release(other, lock)), 'ok', `${other} release`);
+      const again = await holders.request(acquire('a1', 'expiry1', 'blocking', PATIENT_TIMEOUT_MS));
       expectAnswer(again, 'ok', 'a1 acquires again, on a new session');
-      assert.notEqual(again.session, held.session, 'a new session after the expiry');
-      expectAnswer(await holder.request(release('a1', 'expiry')), 'ok', 'a1 release on its new session');
+      assert.notEqual(again.session, held.get('a1')!.session, 'a new session after the expiry');
+      expectAnswer(await holders.request(release('a1', 'expiry1')), 'ok', 'a1 release on its new session');
     },
   },
   {
