@@ -59,17 +59,21 @@ export async function run(args: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  if (options.server !== undefined) {
-    await measureThroughProxy(options.server, options, join(tmpdir(), `zkj-proxy-bench-${process.pid}.log`));
-    return;
-  }
   const runDir = await mkdtemp(join(tmpdir(), 'zkj-proxy-bench-'));
-  const cluster = await createCluster({ runDir });
+  const logFile = join(runDir, 'proxy.log');
   try {
-    await cluster.start();
-    await measureThroughProxy(cluster.clientAddress(TARGET_SERVER), options, join(runDir, 'proxy.log'));
+    if (options.server !== undefined) {
+      await measureThroughProxy(options.server, options, logFile);
+      return;
+    }
+    const cluster = await createCluster({ runDir });
+    try {
+      await cluster.start();
+      await measureThroughProxy(cluster.clientAddress(TARGET_SERVER), options, logFile);
+    } finally {
+      await cluster.teardown();
+    }
   } finally {
-    await cluster.teardown();
     await rm(runDir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
  * [--max-frame-bytes N]`. Prints one JSON line `{"controlPort":N}` on stdout once it listens, then serves the
  * control API (docs/proxy-api.md). It exits on SIGTERM or SIGINT, and when its parent (the controller) is gone.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ProxyEvent, ReadyLine } from './api.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.ts';
@@ -46,11 +46,15 @@ try {
 }
 const { servers, logFile, maxFrameBytes } = options.opts<{ servers: Map<number, ServerTarget>; logFile: string; maxFrameBytes: number }>();
 
-const logStream = createWriteStream(logFile, { flags: 'a' });
-logStream.on('error', (error) => {
-  process.stderr.write(`proxy: cannot write the log file ${logFile}: ${error.message}\n`);
+let logFd: number;
+try {
+  logFd = openSync(logFile, 'a');
+} catch (error) {
+  process.stderr.write(`proxy: cannot open the log file ${logFile}: ${(error as Error).message}\n`);
   process.exit(1);
-});
+}
+const logStream = createWriteStream('', { fd: logFd });
+logStream.on('error', (error) => process.stderr.write(`proxy: cannot write the log file ${logFile}: ${error.message}\n`));
 const log = (message: string): void => {
   logStream.write(`${new Date().toISOString()} ${message}\n`);
 };
