@@ -2,11 +2,11 @@
  * What the docker backend does beyond the shared interface tests (cluster.test.ts): killed servers come back on
  * their own data; a partition set while a node was down or paused reaches it when it runs again; teardown leaves
  * no container or network but keeps the logs; the start-up sweep removes the cluster of a SIGKILLed owner and
- * spares a live one, and a signalled owner cleans up after itself.
+ * spares a live one, and a signalled owner cleans up after itself. docker-compose.yml's zoo.cfg stays the backend's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +14,11 @@ import { dockerUnavailableReason } from './docker-images.ts';
 import { run } from './exec.ts';
 import { DockerCluster, dockerResourcesOf, sweepDockerClusters } from './docker.ts';
 import { isolate } from './grudge.ts';
+import { DEFAULT_TICK_TIME_MS } from './index.ts';
 import { connectTo } from './testing/zk-client.ts';
 import type { NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
+import { zooConfig } from './zookeeper.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const SETTLE_BOUND_MS = 40_000;
@@ -149,5 +151,14 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
       await stopped(live.holder, 'SIGTERM');
       expect(await dockerResourcesOf(live.clusterId)).toEqual({ containers: [], networks: [] });
     });
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it("mounts the backend's zoo.cfg, with service names for addresses", async () => {
+    const servers = new Map([1, 2, 3].map((id) => [id, `zk${id}`]));
+    const expected = zooConfig({ tickTimeMs: DEFAULT_TICK_TIME_MS, dataDir: '/zk/data', servers });
+    expect(await readFile(join(REPO, 'cluster/images/compose/zoo.cfg'), 'utf8')).toBe(expected);
+    expect(await readFile(join(REPO, 'docker-compose.yml'), 'utf8')).toContain('./cluster/images/compose/zoo.cfg:/zk/zoo.cfg:ro');
   });
 });

@@ -174,6 +174,9 @@ export class DockerCluster implements Cluster {
       .withName(`${this.id}-zk${node.id}`)
       .withLabels({ ...(await this.ownerLabels()), [LABEL.node]: String(node.id) })
       .withFixedAddress(`${this.id}-net`, nodeAddress(subnet, node.id))
+      // ZooKeeper runs as the invoking user, so the node directory stays theirs to read and remove; iptables
+      // (applyRules) runs as root.
+      .withUser(`${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`)
       .withAddedCapabilities('NET_ADMIN')
       .withEnvironment({ ZK_MYID: String(node.id) })
       .withBindMounts([{ source: node.dir, target: NODE_MOUNT, mode: 'rw' }])
@@ -268,7 +271,7 @@ export class DockerCluster implements Cluster {
     const subnet = this.requireSubnet();
     const drops = (this.grudge.get(id) ?? []).map((source) => `iptables -w -A INPUT -s ${nodeAddress(subnet, source)} -j DROP`);
     const script = ['iptables -w -F INPUT', ...drops].join(' && ');
-    const result = await this.node(id).container!.exec(['sh', '-c', script]);
+    const result = await this.node(id).container!.exec(['sh', '-c', script], { user: 'root' });
     if (result.exitCode !== 0) throw new Error(`zk${id}: ${script}: ${result.output.trim()}`);
     this.node(id).rulesPending = false;
   }

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs the system packages the suite needs, when missing. Idempotent; one dpkg query when all is present.
-# Usage: setup.sh [run|test|docker]   run: a real test; test: also a browser for the report test; docker: also Docker.
+# Usage: setup.sh [run|test|docker]   run: a real test; docker: also Docker, running (the docker backend, `npm run images`,
+# docker-compose.yml); test: also a browser for the report test, and Docker, since the cluster tests run on both backends.
 set -euo pipefail
 purpose=${1:-run}
 
 packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps)
+# Docker's own packages (docker-ce) count as Docker too; debootstrap builds the base image only when no BASE_IMAGE
+# (from a registry) is given; compose is for docker-compose.yml by hand, so only the docker purpose wants it.
+docker_packages=()
+command -v docker >/dev/null 2>&1 || docker_packages+=(docker.io)
+[ -n "${BASE_IMAGE:-}" ] || docker_packages+=(debootstrap)
 case "$purpose" in
   run) ;;
-  test) packages+=(chromium) ;;
-  docker) packages+=(docker.io debootstrap) ;;
+  test) packages+=(chromium "${docker_packages[@]}") ;;
+  docker)
+    packages+=("${docker_packages[@]}")
+    { docker compose version || command -v docker-compose; } >/dev/null 2>&1 || packages+=(docker-compose) ;;
   *) echo "setup: unknown purpose '$purpose' (expected run, test or docker)" >&2; exit 2 ;;
 esac
 
@@ -40,7 +48,7 @@ fi
 
 # The docker backend needs a daemon that answers. Where none runs (no systemd here), start dockerd in the
 # background, detached from this shell, and wait for it; when one answers already this costs one `docker version`.
-if [ "$purpose" = docker ]; then
+if [ "$purpose" = docker ] || [ "$purpose" = test ]; then
   docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
   if ! docker_answers; then
     if [ "$(id -u)" != 0 ]; then
