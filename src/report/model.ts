@@ -24,17 +24,11 @@ export interface EventMark {
 }
 
 /**
- * One bar of a lock timeline: a client believed it held the lock from `start` to `end`.
- * Bars closer than a pixel are merged for long runs; `holds` says how many windows a bar stands for.
+ * One bar of a lock timeline, as a tuple to keep long runs small: [client index into `clients`, start, end,
+ * hold windows it stands for (bars closer than a pixel are merged in long runs), 1 if the run ended before the
+ * client released].
  */
-export interface HoldBar {
-  client: string;
-  start: number;
-  end: number;
-  holds: number;
-  /** The run ended before the client released. */
-  open: boolean;
-}
+export type HoldBar = [client: number, start: number, end: number, holds: number, open: 0 | 1];
 
 /** Two clients holding the same lock at once: the red part of a timeline. */
 export interface OverlapBar {
@@ -53,14 +47,11 @@ export interface LockTimeline {
   mergedBelow: number;
 }
 
-/** A point of the latency plot; in long runs one point stands for `count` operations of one plot cell. */
-export interface LatencyPoint {
-  time: number;
-  latencyMs: number;
-  f: string;
-  outcome: Outcome;
-  count: number;
-}
+/**
+ * A point of the latency plot, as a tuple: [invoke time, latency in ms, index into `functions`, index into
+ * OUTCOMES, operations it stands for (in long runs one point stands for every alike operation of a plot cell)].
+ */
+export type LatencyPoint = [time: number, latencyMs: number, f: number, outcome: number, count: number];
 
 export interface PercentileLinePoint {
   time: number;
@@ -88,6 +79,8 @@ export interface AnomalyFigure {
 
 export interface WriteFigure {
   kind: 'writes';
+  from: number;
+  to: number;
   writes: { time: number; client: string; token: number | null; value: number; accepted: boolean; stale: boolean }[];
   faults: FaultWindow[];
 }
@@ -97,6 +90,8 @@ export interface ReportData {
   faults: FaultWindow[];
   marks: EventMark[];
   locks: LockTimeline[];
+  /** Operation names the latency points index. */
+  functions: string[];
   latency: LatencyPoint[];
   latencyDownsampled: boolean;
   percentilesOverTime: PercentileLinePoint[];

@@ -14,8 +14,8 @@ import {
 /** Below this many operations every one is a point of the latency plot. */
 const RAW_LATENCY_POINTS = 20_000;
 /** Plot cells for long runs: time slices × latency slices per decade; one point per occupied cell and outcome. */
-const LATENCY_TIME_CELLS = 900;
-const LATENCY_CELLS_PER_DECADE = 30;
+const LATENCY_TIME_CELLS = 600;
+const LATENCY_CELLS_PER_DECADE = 20;
 const SERIES_BINS = 120;
 /** Hold windows closer than this share of the run are drawn as one bar (a pixel of a wide timeline). */
 const TIMELINE_RESOLUTION = 1 / 2_000;
@@ -59,6 +59,7 @@ export function summarize(digest: Digest, results: Results | undefined): { data:
       faults: digest.faults,
       marks: digest.marks,
       locks: lockTimelines(digest, anomalies, duration),
+      functions: [...OP_FUNCTIONS],
       latency: latencyPoints(digest),
       latencyDownsampled: digest.ops.length > RAW_LATENCY_POINTS,
       percentilesOverTime: percentilesOverTime(digest, binSeconds),
@@ -93,11 +94,14 @@ function lockTimelines(digest: Digest, anomalies: Anomaly[], duration: number): 
     .map((lock) => {
       const windows = digest.windows.get(lock) ?? [];
       const merge = windows.length > 2 / TIMELINE_RESOLUTION;
+      const clients = [...new Set(windows.map((window) => window.client))].sort(naturalOrder);
+      const clientIndex = new Map(clients.map((client, index) => [client, index]));
       return {
         lock,
         acquires: digest.acquiresByLock.get(lock) ?? 0,
-        clients: [...new Set(windows.map((window) => window.client))].sort(naturalOrder),
-        bars: holdBars(windows, merge ? resolution : 0),
+        clients,
+        bars: holdBars(windows, merge ? resolution : 0).map((bar): HoldBar =>
+          [clientIndex.get(bar.client)!, rounded(bar.start), rounded(bar.end), bar.holds, bar.open ? 1 : 0]),
         overlaps: overlaps.get(lock) ?? [],
         mergedBelow: merge ? resolution : 0,
       };
@@ -109,10 +113,21 @@ export function naturalOrder(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
+interface MergedHold {
+  client: string;
+  start: number;
+  end: number;
+  holds: number;
+  open: boolean;
+}
+
+/** Long runs' numbers carry a tenth of a millisecond, no more: the page is smaller and no pixel moves. */
+const rounded = (value: number): number => Math.round(value * 1e4) / 1e4;
+
 /** Per client, windows in time order; a window starting within `mergeBelow` of the previous bar's end joins it. */
-export function holdBars(windows: ClientHold[], mergeBelow: number): HoldBar[] {
-  const bars: HoldBar[] = [];
-  const lastByClient = new Map<string, HoldBar>();
+export function holdBars(windows: ClientHold[], mergeBelow: number): MergedHold[] {
+  const bars: MergedHold[] = [];
+  const lastByClient = new Map<string, MergedHold>();
   for (const window of [...windows].sort((a, b) => a.start - b.start)) {
     const last = lastByClient.get(window.client);
     if (last !== undefined && window.start - last.end < mergeBelow) {
@@ -121,7 +136,7 @@ export function holdBars(windows: ClientHold[], mergeBelow: number): HoldBar[] {
       last.open ||= window.open;
       continue;
     }
-    const bar: HoldBar = { client: window.client, start: window.start, end: window.end, holds: 1, open: window.open };
+    const bar: MergedHold = { client: window.client, start: window.start, end: window.end, holds: 1, open: window.open };
     bars.push(bar);
     lastByClient.set(window.client, bar);
   }
@@ -130,9 +145,9 @@ export function holdBars(windows: ClientHold[], mergeBelow: number): HoldBar[] {
 
 function latencyPoints(digest: Digest): LatencyPoint[] {
   const { ops } = digest;
-  const point = (index: number, count: number): LatencyPoint => ({
-    time: ops.invoke[index]!, latencyMs: Math.max(ops.latency[index]! * 1e3, 1e-3), f: ops.f(index), outcome: ops.outcome(index), count,
-  });
+  const point = (index: number, count: number): LatencyPoint => [
+    rounded(ops.invoke[index]!), Number(Math.max(ops.latency[index]! * 1e3, 1e-3).toPrecision(4)), ops.fCode[index]!, ops.outcomeCode[index]!, count,
+  ];
   if (ops.length <= RAW_LATENCY_POINTS) return Array.from({ length: ops.length }, (_, index) => point(index, 1));
   // One real operation stands for each occupied cell, so outliers (the interesting ones) always stay visible.
   const cellSeconds = Math.max(digest.endTime, 1e-3) / LATENCY_TIME_CELLS;
@@ -282,9 +297,11 @@ function figureFor(anomaly: Anomaly, digest: Digest): AnomalyFigure | WriteFigur
     case 'stale-write':
     case 'lost-update': {
       const focus = anomaly.write;
-      const from = anomaly.span.start / NS;
-      const to = anomaly.span.end / NS;
-      const [rangeFrom, rangeTo] = padded(Math.min(from, to), Math.max(from, to), end);
+      const from = Math.min(anomaly.span.start, anomaly.span.end) / NS;
+      const to = Math.max(anomaly.span.start, anomaly.span.end) / NS;
+      // The writes before the anomaly show the order it broke, so the figure looks further back than forward.
+      const rangeFrom = Math.max(0, from - Math.max(2, to - from));
+      const rangeTo = Math.min(end, to + Math.max(0.5, (to - from) * 0.2));
       const writes = digest.writes
         .filter((write) => write.resource === anomaly.resource && write.time / NS >= rangeFrom && write.time / NS <= rangeTo)
         .slice(0, FIGURE_BAR_LIMIT)
@@ -292,7 +309,7 @@ function figureFor(anomaly: Anomaly, digest: Digest): AnomalyFigure | WriteFigur
           time: write.time / NS, client: write.client, token: write.token, value: write.value, accepted: write.accepted,
           stale: focus !== null && write.time === focus.time && write.client === focus.client,
         }));
-      return { kind: 'writes', writes, faults: overlapping(digest.faults, rangeFrom, rangeTo) };
+      return { kind: 'writes', from: rangeFrom, to: rangeTo, writes, faults: overlapping(digest.faults, rangeFrom, rangeTo) };
     }
   }
 }

@@ -4,7 +4,7 @@
  * the Node side prepared (src/report/model.ts) and pages long lists; every text goes through the DOM's text APIs.
  */
 import * as Plot from '@observablehq/plot';
-import type { AnomalyFigure, FaultWindow, LockTimeline, ReportData, WriteFigure } from '../model.ts';
+import { OUTCOMES, type AnomalyFigure, type FaultWindow, type LatencyPoint, type LockTimeline, type ReportData, type WriteFigure } from '../model.ts';
 
 const COLORS = {
   ok: '#4e79a7', fail: '#e15759', info: '#f28e2b',
@@ -40,14 +40,14 @@ function faultMarks(faults: FaultWindow[], from: number, to: number, width: numb
   const minimum = atLeast(2, width, from, to);
   const bands = faultKinds.map((kind) => Plot.rectX(visible.filter((fault) => fault.f === kind), {
     x1: 'start', x2: (fault: FaultWindow) => Math.max(fault.end, fault.start + minimum),
-    fill: faultColor(kind), fillOpacity: 0.3,
+    fill: faultColor(kind), fillOpacity: 0.3, clip: true,
     title: (fault: FaultWindow) => `${fault.description}\n${seconds(fault.start)} – ${fault.healed ? seconds(fault.end) : 'end of run (never healed)'}`,
   }));
   if (visible.length > FAULT_LABEL_LIMIT) return bands;
   // Three staggered lines of labels, so neighbouring faults do not write over each other.
   const labels = [0, 1, 2].map((line) => Plot.text(visible.filter((_, index) => index % 3 === line), {
     x: (fault: FaultWindow) => Math.max(fault.start, from), text: 'description', frameAnchor: 'top', textAnchor: 'start',
-    dx: 2, dy: -36 + line * 11, fontSize: 10, fill: '#333', ...(labelFacet === undefined ? {} : { fy: () => labelFacet }),
+    dx: 2, dy: -36 + line * 11, fontSize: 10, fill: '#333', clip: false, ...(labelFacet === undefined ? {} : { fy: () => labelFacet }),
   }));
   return [...bands, ...labels];
 }
@@ -62,7 +62,7 @@ function timelinePlot(options: {
   const tones = ['hold', 'waiting', 'op', 'overlap'] as const;
   return Plot.plot({
     width: options.width,
-    height: 60 + Math.max(options.rows.length, 1) * 22,
+    height: LABEL_MARGIN + 40 + Math.max(options.rows.length, 1) * 24,
     marginLeft: 110,
     marginTop: LABEL_MARGIN,
     x: { domain: [from, to], label: 'seconds since the start →', grid: true },
@@ -72,7 +72,7 @@ function timelinePlot(options: {
       // Drawn in tone order so the red overlap lands on top of the windows it belongs to.
       ...tones.map((tone) => Plot.barX(options.bars.filter((bar) => bar.tone === tone), {
         x1: 'start', x2: (bar: { start: number; end: number }) => Math.max(bar.end, bar.start + minimum), y: 'row',
-        fill: COLORS[tone], inset: tone === 'overlap' ? 0 : 3, title: (bar: { label: string; start: number; end: number }) =>
+        fill: COLORS[tone], insetTop: tone === 'overlap' ? 0 : 3, insetBottom: tone === 'overlap' ? 0 : 3, title: (bar: { label: string; start: number; end: number }) =>
           `${bar.label}\n${seconds(bar.start)} – ${seconds(bar.end)} (${((bar.end - bar.start) * 1e3).toFixed(1)} ms)`,
       })),
       Plot.ruleX(options.marks, { x: 'time', stroke: COLORS.mark, strokeDasharray: '3,2', title: 'label' }),
@@ -86,9 +86,9 @@ function lockTimeline(lock: LockTimeline, container: HTMLElement): void {
     row: client, start: overlap.start, end: overlap.end, tone: 'overlap' as const,
     label: `${overlap.clients[0]} and ${overlap.clients[1]} both hold ${lock.lock}`,
   })));
-  const holdBars = lock.bars.map((bar) => ({
-    row: bar.client, start: bar.start, end: bar.end, tone: bar.open ? 'waiting' as const : 'hold' as const,
-    label: `${bar.client} holds ${lock.lock}${bar.holds > 1 ? ` (${bar.holds} windows merged)` : ''}${bar.open ? ', never released' : ''}`,
+  const holdBars = lock.bars.map(([client, start, end, holds, open]) => ({
+    row: lock.clients[client]!, start, end, tone: open === 1 ? 'waiting' as const : 'hold' as const,
+    label: `${lock.clients[client]!} holds ${lock.lock}${holds > 1 ? ` (${holds} windows merged)` : ''}${open === 1 ? ', never released' : ''}`,
   }));
   const figure = document.createElement('figure');
   const caption = document.createElement('figcaption');
@@ -129,14 +129,12 @@ function anomalyFigure(figure: AnomalyFigure | WriteFigure, container: HTMLEleme
     container.append(timelinePlot({ width, from: figure.from, to: figure.to, rows: figure.rows, bars: figure.bars, marks: figure.marks, faults: figure.faults }));
     return;
   }
-  const times = figure.writes.map((write) => write.time);
-  const from = Math.min(...times);
-  const to = Math.max(...times, from + 1e-3);
+  const { from, to } = figure;
   const kind = (write: WriteFigure['writes'][number]): string => (write.stale ? 'this write' : write.accepted ? 'accepted' : 'rejected');
   container.append(Plot.plot({
     width, height: 260, marginLeft: 110, marginTop: LABEL_MARGIN,
-    x: { domain: [from - (to - from) * 0.05, to + (to - from) * 0.05], label: 'seconds since the start →', grid: true },
-    y: { label: '↑ fence token', grid: true, tickFormat: (token: number) => `0x${token.toString(16)}` },
+    x: { domain: [from, to], label: 'seconds since the start →', grid: true },
+    y: { label: '↑ fence token', grid: true, inset: 12, tickFormat: 'd' },
     color: { domain: ['accepted', 'rejected', 'this write'], range: [COLORS.ok, '#aaa', COLORS.overlap], legend: true },
     marks: [
       ...faultMarks(figure.faults, from, to, width),
@@ -152,7 +150,8 @@ function anomalyFigure(figure: AnomalyFigure | WriteFigure, container: HTMLEleme
 
 function drawSeries(): void {
   const latency = document.getElementById('latency-chart');
-  const functions = [...new Set(data.latency.map((point) => point.f))];
+  const present = new Set(data.latency.map(([, , f]) => f));
+  const functions = data.functions.filter((_, index) => present.has(index));
   const series = { x: { domain: [0, data.duration], label: 'seconds since the start →', grid: true }, marginLeft: 60, marginRight: 90, marginTop: LABEL_MARGIN };
   if (latency !== null) {
     latency.append(Plot.plot({
@@ -163,8 +162,11 @@ function drawSeries(): void {
       marks: [
         ...faultMarks(data.faults, 0, data.duration, widthOf(latency), functions[0]),
         Plot.dot(data.latency, {
-          x: 'time', y: 'latencyMs', fy: 'f', fill: 'outcome', r: 1.6, fillOpacity: 0.7,
-          title: (point: ReportData['latency'][number]) => `${point.f} ${point.outcome}: ${point.latencyMs.toFixed(2)} ms at ${seconds(point.time)}${point.count > 1 ? ` (one of ${point.count} alike)` : ''}`,
+          x: ([time]: LatencyPoint) => time, y: ([, latencyMs]: LatencyPoint) => latencyMs,
+          fy: ([, , f]: LatencyPoint) => data.functions[f], fill: ([, , , outcome]: LatencyPoint) => OUTCOMES[outcome],
+          r: 1.6, fillOpacity: 0.7,
+          title: ([time, latencyMs, f, outcome, count]: LatencyPoint) =>
+            `${data.functions[f]!} ${OUTCOMES[outcome]!}: ${latencyMs} ms at ${seconds(time)}${count > 1 ? ` (one of ${count} alike)` : ''}`,
         }),
         Plot.frame({ stroke: '#ccc' }),
       ],
