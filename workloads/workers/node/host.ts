@@ -10,6 +10,9 @@ import { LockClient, type Session } from './session.ts';
 
 type Request = Exclude<WorkerRequest, InitRequest>;
 
+/** After this long, init names the clients still connecting on stderr (it keeps waiting: the runner bounds init). */
+const SLOW_INIT_MS = 10_000;
+
 export class WorkerHost {
   private readonly clients = new Map<string, LockClient>();
   /** client → lock → what the client believes it holds. */
@@ -74,7 +77,13 @@ export class WorkerHost {
       this.holds.set(id, new Map());
       this.clients.set(id, new LockClient(id, request.connect, request.sessionTimeoutMs, this.send, (session) => this.sessionEnded(id, session)));
     }
+    const slow = setTimeout(() => {
+      const waiting = [...this.clients.values()].filter((client) => !client.current.connected).map((client) => client.id);
+      console.error(`init: ${waiting.length} clients not connected after ${SLOW_INIT_MS} ms (${waiting.slice(0, 10).join(', ')}); ` +
+        'is a server refusing them (maxClientCnxns, default 60 per client address)?');
+    }, SLOW_INIT_MS);
     await Promise.all([...this.clients.values()].map((client) => client.current.untilConnected()));
+    clearTimeout(slow);
     return { type: 'init_ok' };
   }
 
