@@ -114,8 +114,11 @@ export class LockRecipe {
         if (!isOutcomeUnknown(code)) throw error;
         await untilReconnected(session);
         if (!this.policy.guidNames) continue; // the blind retry of P3
-        await untilDone(session, () => session.handle.sync(lockPath));
-        const children = await untilDone(session, () => session.handle.get_children(lockPath, false));
+        // The lost create may have failed for want of the parent: then neither it nor our node exists.
+        const children = await untilDone(session, async () => {
+          await session.handle.sync(lockPath);
+          return session.handle.get_children(lockPath, false);
+        }).catch(absentAsNoChildren);
         const ours = children.find((child) => child.startsWith(prefix));
         if (ours !== undefined) return `${lockPath}/${ours}`;
       }
@@ -176,6 +179,11 @@ export class LockRecipe {
     }
     this.knownPaths.add(path);
   }
+}
+
+function absentAsNoChildren(error: unknown): string[] {
+  if (zkErrorCode(error) === ZkCode.noNode) return [];
+  throw error;
 }
 
 const isContender = (name: string): boolean => /lock-\d{10}$/.test(name);
