@@ -88,7 +88,8 @@ describe('report in chromium', () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('.anomaly .explanation').first().textContent()).toContain(HOSTILE_LOCK);
     expect(await page.locator('#lock-timelines figcaption').first().textContent()).toContain(HOSTILE_LOCK);
-    expect(await page.textContent('#anomalies')).toContain(HOSTILE_ERROR);
+    expect(await page.textContent('#latency')).toContain(HOSTILE_ERROR);
+    expect(await page.textContent('#faults')).toContain(HOSTILE_LOCK);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -13,6 +13,8 @@ const OUTCOME_CODES: readonly Outcome[] = ['ok', 'fail', 'info'];
 const NS_PER_S = 1e9;
 /** Beyond this many marks the timelines only get clutter; the count of the rest is kept. */
 const MARK_LIMIT = 5_000;
+/** Distinct error texts kept; a worker that puts ids in its messages would otherwise make one per operation. */
+const ERROR_TEXT_LIMIT = 200;
 
 /** Completed operations as parallel columns: invoke time and latency in seconds, function and outcome as codes. */
 export class OpColumns {
@@ -72,6 +74,8 @@ export interface Digest {
   endReason?: string;
   endDetail?: string;
   ops: OpColumns;
+  /** Completions that carried an error text, by function, outcome and text (at most ERROR_TEXT_LIMIT texts). */
+  errors: Map<string, { f: OpFunction; outcome: Outcome; error: string; count: number }>;
   /** Operations invoked but never completed, by function. */
   pending: Map<OpFunction, number>;
   windows: Map<string, ClientHold[]>;
@@ -92,6 +96,7 @@ export async function digestHistory(historyPath: string): Promise<Digest> {
     endTime: 0,
     ops: new OpColumns(),
     pending: new Map(),
+    errors: new Map(),
     windows: new Map(),
     acquiresByLock: new Map(),
     faults: [],
@@ -137,6 +142,12 @@ export async function digestHistory(historyPath: string): Promise<Digest> {
     }
     invoked.delete(line.id);
     digest.ops.push(seconds(invoke.time), time - seconds(invoke.time), invoke.f, line.type);
+    if (line.error !== undefined) {
+      const key = `${invoke.f}\u0000${line.type}\u0000${line.error}`;
+      const known = digest.errors.get(key);
+      if (known !== undefined) known.count += 1;
+      else if (digest.errors.size < ERROR_TEXT_LIMIT) digest.errors.set(key, { f: invoke.f, outcome: line.type, error: line.error, count: 1 });
+    }
     const lock = line.lock ?? invoke.lock;
     if (invoke.f !== 'acquire' || lock === undefined) return;
     digest.acquiresByLock.set(lock, (digest.acquiresByLock.get(lock) ?? 0) + 1);

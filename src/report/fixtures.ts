@@ -198,6 +198,11 @@ class Simulation {
     const contested = this.contested !== undefined && start >= this.contested.from && start < this.contested.to;
     const lock = contested ? this.contested!.lock : this.random.pick(this.lockNames);
     const acquire = { f: 'acquire' as const, lock, mode: 'blocking' as const, timeoutMs: this.config.acquireTimeoutMs };
+    // The first try-lock after leakAt loses its cleanup delete, whatever else is going on.
+    if (start >= this.leakAt && this.leaked === undefined) {
+      this.leak(client, lock, start);
+      return;
+    }
     const blocked = this.leaked !== undefined && this.leaked.lock === lock;
     const grant = Math.max(start, this.freeAt.get(lock) ?? 0) + this.latency();
     if (blocked || grant - start > this.config.acquireTimeoutMs * MS) {
@@ -214,10 +219,6 @@ class Simulation {
     if (this.inFault(start) && this.random.chance(0.3)) {
       this.op(client, acquire, start, 'info', start + 400 * MS, { error: '-4 connection loss' });
       client.next = start + 400 * MS + this.think();
-      return;
-    }
-    if (start >= this.leakAt && this.leaked === undefined) {
-      this.leak(client, lock, start);
       return;
     }
     const token = this.nextZxid++;
@@ -294,7 +295,8 @@ class Simulation {
     this.addFault({ id: 2000, f: 'lost-delete', time: giveUp - 3 * MS, description: `swallow the cleanup delete of ${client.name} and reset`, value: { clients: [client.name] } }, giveUp);
     this.pending.add(proxy);
     this.leaked = { lock, path, czxid, client };
-    client.next = giveUp + this.think();
+    // The client goes idle with its session alive, so nothing ever claims the node (it would, waiting on the lock).
+    client.next = Infinity;
   }
 
   private finalSnapshot(time: number): HistoryLine {

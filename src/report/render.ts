@@ -215,6 +215,14 @@ function countsTable(digest: Digest): Html {
   </tbody></table>`;
 }
 
+function errorsTable(digest: Digest): Html {
+  const errors = [...digest.errors.values()].sort((a, b) => b.count - a.count);
+  if (errors.length === 0) return html`<p>No operation reported an error.</p>`;
+  return html`<table data-pager="10"><thead><tr><th>operation</th><th>outcome</th><th>error</th><th>count</th></tr></thead><tbody>
+    ${errors.map((row) => html`<tr><td>${row.f}</td><td class="outcome-${row.outcome}">${row.outcome}</td><td><code>${row.error}</code></td><td>${row.count}</td></tr>`)}
+  </tbody></table>`;
+}
+
 function percentileTable(rows: PercentileRow[]): Html {
   return html`<table class="numbers"><thead><tr><th>operation</th><th>outcome</th><th>count</th>
     ${PERCENTILES.map(([label]) => html`<th>${label} ms</th>`)}</tr></thead><tbody>
@@ -257,6 +265,7 @@ ${verdictSection(input)}
   <h3>Percentiles over time</h3><div id="percentile-chart" class="chart"></div>
   <h3>Percentiles per operation</h3>${percentileTable(input.percentiles)}
   <h3>Counts</h3>${countsTable(digest)}
+  <h3>Errors</h3>${errorsTable(digest)}
 </section>
 <section id="throughput"><h2>Throughput</h2><div id="throughput-chart" class="chart"></div></section>
 <section id="config"><h2>Configuration</h2><pre>${JSON.stringify(input.config ?? {}, null, 2)}</pre></section>
