@@ -2,9 +2,10 @@
  * What the docker backend does beyond the shared interface tests (cluster.test.ts): killed servers come back on
  * their own data; a partition set while a node was down or paused reaches it when it runs again; teardown leaves
  * no container or network but keeps the logs; the start-up sweep removes the cluster of a SIGKILLed owner and
- * spares a live one, and a signalled owner cleans up after itself. docker-compose.yml's zoo.cfg stays the backend's.
+ * spares a live one, and a signalled owner cleans up after itself. `auto` picks docker exactly when a daemon
+ * answers. docker-compose.yml's zoo.cfg stays the backend's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { dockerUnavailableReason } from './docker-images.ts';
 import { run } from './exec.ts';
 import { DockerCluster, dockerResourcesOf, sweepDockerClusters } from './docker.ts';
 import { isolate } from './grudge.ts';
-import { DEFAULT_TICK_TIME_MS } from './index.ts';
+import { DEFAULT_TICK_TIME_MS, resolveBackend } from './index.ts';
 import { connectTo } from './testing/zk-client.ts';
 import type { NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
@@ -97,6 +98,12 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
     );
   });
 
+  it('refuses a subnet over a host route with one line and leaves nothing behind', async () => {
+    const refused = new DockerCluster({ nodes: 3, tickTimeMs: 200, runDir: join(scratch, 'refused'), subnet: '127.0.0.0/24' });
+    await expect(refused.start()).rejects.toThrow(/^subnet 127\.0\.0\.0\/24 overlaps an existing route: [^\n]*$/);
+    expect(await dockerResourcesOf(refused.id)).toEqual({ containers: [], networks: [] });
+  });
+
   it('teardown removes every container and the network, keeps the logs, and can run twice', async () => {
     expect((await dockerResourcesOf(cluster.id)).containers).toHaveLength(3);
     await cluster.teardown();
@@ -151,6 +158,23 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
       await stopped(live.holder, 'SIGTERM');
       expect(await dockerResourcesOf(live.clusterId)).toEqual({ containers: [], networks: [] });
     });
+  });
+});
+
+describe('backend auto', () => {
+  it.skipIf(dockerSkipReason !== undefined)('is docker when a daemon answers', async () => {
+    expect(await resolveBackend('auto')).toBe('docker');
+  });
+
+  it('is local when no daemon answers', async () => {
+    const script = "import { resolveBackend } from './cluster/index.ts'; console.log(await resolveBackend('auto'));";
+    const env = { ...process.env, DOCKER_HOST: `unix://${join(tmpdir(), 'no-docker-here.sock')}` };
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, env }, (error, out) =>
+        error ? reject(error) : resolve(out),
+      ),
+    );
+    expect(stdout.trim()).toBe('local');
   });
 });
 

@@ -87,7 +87,10 @@ export class DockerCluster implements Cluster {
     try {
       if (fresh) {
         await this.create();
-        await Promise.all([...this.nodes.values()].map((node) => this.startContainer(node)));
+        // Settle every start before a failure tears down, or a container created after teardown's look would stay.
+        const starts = await Promise.allSettled([...this.nodes.values()].map((node) => this.startContainer(node)));
+        const failed = starts.find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
       } else {
         // After stop(): the same containers on the same data.
         for (const id of this.nodeIds) {

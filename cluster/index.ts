@@ -5,7 +5,8 @@ import { LocalCluster } from './local.ts';
 import type { Cluster } from './types.ts';
 
 export interface CreateClusterOptions {
-  backend?: Cluster['backend'];
+  /** Default 'local'; 'auto' is docker when a daemon answers, else local (see resolveBackend). */
+  backend?: Cluster['backend'] | 'auto';
   /** Number of servers; default 3. */
   nodes?: number;
   /** ZooKeeper tickTime in ms; default 200. */
@@ -28,9 +29,16 @@ const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) =>
 export const DEFAULT_NODES = 3;
 export const DEFAULT_TICK_TIME_MS = 200;
 
+/** `--backend auto`: docker when a daemon answers, else local. */
+export async function resolveBackend(backend: Cluster['backend'] | 'auto'): Promise<Cluster['backend']> {
+  if (backend !== 'auto') return backend;
+  const { dockerDaemonAnswers } = await import('./docker-client.ts');
+  return (await dockerDaemonAnswers()) ? 'docker' : 'local';
+}
+
 /** Creates a cluster handle; nothing runs until `start()`. Call `teardown()` when done (signals do it too). */
 export async function createCluster(options: CreateClusterOptions): Promise<Cluster> {
-  const backend = options.backend ?? 'local';
+  const backend = await resolveBackend(options.backend ?? 'local');
   const factory = BACKENDS[backend];
   if (factory === undefined) throw new Error(`cluster backend '${backend}' is not available`);
   return factory({
