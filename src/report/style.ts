@@ -41,4 +41,5 @@ button { font: inherit; padding: 2px 10px; cursor: pointer; }
 .problem { color: var(--unknown); font-weight: 600; }
 details { margin: 6px 0; } .events { margin: 4px 0; font-size: 14px; }
 select { font: inherit; max-width: 100%; }
+table[data-runs] td:not(:nth-child(5)) { white-space: nowrap; }
 `;
