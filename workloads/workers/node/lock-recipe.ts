@@ -55,9 +55,6 @@ const SEQUENCE_DIGITS = 10;
 const RETRY_PAUSE_MS = 20;
 
 export class LockRecipe {
-  /** Lock parents known to exist; creating them is only needed once per worker. */
-  private readonly knownPaths = new Set<string>();
-
   constructor(readonly policy: RecipePolicy) {}
 
   /** `deadline` (performance.now() ms) bounds a blocking wait; Infinity waits for ever. */
@@ -107,8 +104,7 @@ export class LockRecipe {
       } catch (error) {
         const code = zkErrorCode(error);
         if (code === ZkCode.noNode) {
-          this.knownPaths.delete(lockPath);
-          await this.ensurePath(session, lockPath);
+          await ensurePath(session, lockPath);
           continue;
         }
         if (!isOutcomeUnknown(code)) throw error;
@@ -166,18 +162,17 @@ export class LockRecipe {
       }
     }
   }
+}
 
-  private async ensurePath(session: Session, path: string): Promise<void> {
-    if (this.knownPaths.has(path)) return;
-    let prefix = '';
-    for (const part of path.split('/').slice(1)) {
-      prefix = `${prefix}/${part}`;
-      await untilDone(session, () => session.handle.create(prefix, '', ZOO_PERSISTENT).catch((error: unknown) => {
-        if (zkErrorCode(error) !== ZkCode.nodeExists) throw error;
-        return prefix;
-      }));
-    }
-    this.knownPaths.add(path);
+/** Creates every missing persistent node on the way to `path` (the lock's parent, when nobody made it yet). */
+async function ensurePath(session: Session, path: string): Promise<void> {
+  let prefix = '';
+  for (const part of path.split('/').slice(1)) {
+    prefix = `${prefix}/${part}`;
+    await untilDone(session, () => session.handle.create(prefix, '', ZOO_PERSISTENT).catch((error: unknown) => {
+      if (zkErrorCode(error) !== ZkCode.nodeExists) throw error;
+      return prefix;
+    }));
   }
 }
 

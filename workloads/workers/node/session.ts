@@ -5,10 +5,8 @@
  */
 import type { WorkerEvent } from '../../protocol.ts';
 import { formatSessionId } from '../../../src/history.ts';
-import { deferred, raceTimeout } from './wait.ts';
+import { deferred } from './wait.ts';
 import { newZkHandle, ZOO_EXPIRED_SESSION_STATE, type ZkHandle } from './zk.ts';
-
-export type ConnectState = 'connected' | 'gone' | 'timeout';
 
 /** One session: a C-client handle from its first connection to its expiry (or our close). */
 export class Session {
@@ -43,15 +41,10 @@ export class Session {
     this.handle.init({});
   }
 
-  /** Waits until the session is connected, is over, or `deadline` (performance.now() ms) passes. */
-  async untilConnected(deadline = Infinity): Promise<ConnectState> {
-    for (;;) {
-      if (this.ended) return 'gone';
-      if (this.connected) return 'connected';
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return 'timeout';
-      await raceTimeout(this.stateChange.promise, remaining);
-    }
+  /** Waits until the session is connected or over. */
+  async untilConnected(): Promise<'connected' | 'gone'> {
+    while (!this.ended && !this.connected) await this.stateChange.promise;
+    return this.ended ? 'gone' : 'connected';
   }
 
   close(): void {
