@@ -19,7 +19,7 @@ a { color: #1a5fb4; }
 .facts dt { color: var(--muted); } .facts dd { margin: 0; overflow-wrap: anywhere; }
 .command { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; display: flex; gap: 8px; align-items: baseline; }
 .command code { flex: 1; overflow-wrap: anywhere; }
-.links { margin: 10px 0; } .links a { margin-right: 14px; }
+.links { margin: 10px 0; display: flex; flex-wrap: wrap; gap: 4px 14px; }
 table { border-collapse: collapse; background: #fff; margin: 8px 0; }
 th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
 thead th { background: #f1f3f4; }

@@ -63,10 +63,10 @@ function timelinePlot(options: {
   return Plot.plot({
     width: options.width,
     height: LABEL_MARGIN + 40 + Math.max(options.rows.length, 1) * 24,
-    marginLeft: 110,
+    marginLeft: 150,
     marginTop: LABEL_MARGIN,
     x: { domain: [from, to], label: 'seconds since the start →', grid: true },
-    y: { domain: options.rows, label: null, tickFormat: (row: string) => (row.length > 16 ? `${row.slice(0, 15)}…` : row) },
+    y: { domain: options.rows, label: null, tickFormat: (row: string) => (row.length > 22 ? `${row.slice(0, 21)}…` : row) },
     marks: [
       ...faultMarks(options.faults, from, to, options.width),
       // Drawn in tone order so the red overlap lands on top of the windows it belongs to.
@@ -132,7 +132,7 @@ function anomalyFigure(figure: AnomalyFigure | WriteFigure, container: HTMLEleme
   const { from, to } = figure;
   const kind = (write: WriteFigure['writes'][number]): string => (write.stale ? 'this write' : write.accepted ? 'accepted' : 'rejected');
   container.append(Plot.plot({
-    width, height: 260, marginLeft: 110, marginTop: LABEL_MARGIN,
+    width, height: 260, marginLeft: 150, marginTop: LABEL_MARGIN,
     x: { domain: [from, to], label: 'seconds since the start →', grid: true },
     y: { label: '↑ fence token', grid: true, inset: 12, tickFormat: 'd' },
     color: { domain: ['accepted', 'rejected', 'this write'], range: [COLORS.ok, '#aaa', COLORS.overlap], legend: true },
