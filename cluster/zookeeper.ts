@@ -29,6 +29,9 @@ export function zooConfig({ tickTimeMs, dataDir, servers }: ZooConfigInput): str
     `clientPort=${CLIENT_PORT}`,
     '4lw.commands.whitelist=*',
     'admin.enableServer=false',
+    // Every client reaches the servers through the proxy, from one address: the default cap of 60 connections
+    // per address would refuse the try-lock storm's hundreds of sessions.
+    'maxClientCnxns=0',
     // Snapshot and log purging would only add noise to short runs.
     'autopurge.purgeInterval=0',
     ...[...servers].map(([id, host]) => `server.${id}=${host}:${QUORUM_PORT}:${ELECTION_PORT}`),

@@ -22,6 +22,9 @@ async function firstMatch(context: NemesisContext, arm: Arm, ops: string[]): Pro
   return event;
 }
 
+/** The event as fault parameters: the proxy's own clock reading means nothing in the history. */
+const asValue = ({ monotonicNs: _clock, ...event }: ProxyEvent): Record<string, unknown> => event;
+
 const frame = (event: ProxyEvent): string =>
   `${event.op ?? 'request'} ${event.path ?? ''} from ${event.clientHost ?? '?'} to zk${event.server ?? '?'}`;
 
@@ -33,7 +36,7 @@ export const lostReply: Nemesis = {
     if (event === undefined) return undefined;
     return {
       description: `dropped the reply to ${frame(event)}${event.zxid === undefined ? '' : ` (zxid ${event.zxid})`}`,
-      value: { ...event },
+      value: asValue(event),
       durationMs: 0,
       heal: async () => undefined,
     };
@@ -48,7 +51,7 @@ export const lostDelete: Nemesis = {
     if (event === undefined) return undefined;
     return {
       description: `swallowed ${frame(event)}`,
-      value: { ...event },
+      value: asValue(event),
       durationMs: 0,
       heal: async () => undefined,
     };
@@ -65,7 +68,7 @@ export const killMidCreate: Nemesis = {
     await context.cluster.kill(server);
     return {
       description: `SIGKILL zk${server} holding the reply to ${frame(event)}`,
-      value: { ...event, node: server },
+      value: { ...asValue(event), node: server },
       durationMs: context.intervalMs,
       heal: () => context.cluster.restart(server),
     };

@@ -50,7 +50,7 @@ function runCommand(): Command {
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
-    .addOption(new Option('--backend <name>', 'where the ensemble runs').choices([...BACKENDS]).default('local'))
+    .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local').choices([...BACKENDS]).default('auto'))
     .option('--results <dir>', 'where runs are written', 'results')
     .allowExcessArguments(false);
 }

@@ -5,7 +5,7 @@
  * Every step that happens is streamed to history.jsonl first, so a crash keeps what was recorded.
  */
 import { join } from 'node:path';
-import { createCluster } from '../cluster/index.ts';
+import { createCluster, resolveBackend } from '../cluster/index.ts';
 import type { Cluster } from '../cluster/types.ts';
 import { NEMESIS_MODULES } from '../nemesis/index.ts';
 import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
@@ -36,12 +36,38 @@ const finishBoundMs = (config: RunConfig): number => config.acquireTimeoutMs + 2
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A worker process as the runner uses it: the client host of a few clients. */
-interface Host extends ClientHost {
-  process: WorkerProcess;
+/**
+ * A worker process as the runner uses it: the client host of a few clients. While it is frozen its clients are
+ * frozen too: they invoke nothing until it thaws, as a real process paused in its critical section would, so a
+ * holder's window stays open across the pause (pathology P2).
+ */
+class Host implements ClientHost {
+  private thawed: Promise<void> = Promise.resolve();
+  private thaw: (() => void) | undefined;
+
+  constructor(readonly name: string, readonly process: WorkerProcess) {}
+
+  pause(): void {
+    if (this.thaw !== undefined) return;
+    this.thawed = new Promise((resolve) => (this.thaw = resolve));
+    this.process.signal('SIGSTOP');
+  }
+
+  resume(): void {
+    if (this.thaw === undefined) return;
+    this.process.signal('SIGCONT');
+    this.thaw();
+    this.thaw = undefined;
+  }
+
+  untilRunning(): Promise<void> {
+    return this.thawed;
+  }
 }
 
-export async function runTest(config: RunConfig): Promise<number> {
+export async function runTest(requested: RunConfig): Promise<number> {
+  // config.json records where the run really went, so the command it gives reproduces it.
+  const config: RunConfig = { ...requested, backend: await resolveBackend(requested.backend) };
   const run = await createRunDirectory(config);
   const history = new HistoryWriter(run.historyPath);
   history.write({ kind: 'header', version: HISTORY_VERSION, runId: run.id, startedAt: new Date().toISOString(), config: { ...config } });
@@ -127,7 +153,7 @@ class TestRun {
 
   private async setUp(): Promise<void> {
     const { config } = this;
-    this.cluster = await createCluster({ backend: config.backend === 'auto' ? 'local' : config.backend, nodes: config.nodes, tickTimeMs: config.tickTimeMs, runDir: this.run.path });
+    this.cluster = await createCluster({ backend: config.backend, nodes: config.nodes, tickTimeMs: config.tickTimeMs, runDir: this.run.path });
     await this.cluster.start();
     const admin = await AdminSession.connect(this.cluster.connectString());
     try {
@@ -161,13 +187,7 @@ class TestRun {
       const process = WorkerProcess.spawn({ name, command, logFile: join(this.run.path, 'workers', `${name}.log`) });
       process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
       process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
-      const host: Host = {
-        name,
-        process,
-        pause: () => process.signal('SIGSTOP'),
-        resume: () => process.signal('SIGCONT'),
-      };
-      this.hosts.push(host);
+      this.hosts.push(new Host(name, process));
       const answer = await process.init({
         type: 'init',
         protocolVersion: WORKER_PROTOCOL_VERSION,
@@ -228,6 +248,7 @@ class TestRun {
   }
 
   private async perform(host: Host, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>, resourceLock?: string): Promise<WorkerAnswer> {
+    await host.untilRunning();
     const id = this.nextOpId++;
     const lock = 'lock' in request ? request.lock : resourceLock;
     const common = {
