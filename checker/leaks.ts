@@ -76,13 +76,15 @@ export class LeaksCheck {
     };
   }
 
-  /** The acquire that made the node: exactly named by an ok, else in progress when its delete was lost, else the latest. */
+  /**
+   * The acquire that made the node: the owner's latest acquire of the lock if its ok named exactly this node,
+   * else the acquire in progress when the proxy touched a delete of it, else the owner's latest acquire.
+   */
   private creatorOf(lock: string, path: string, client: string | null): LeakedNodeAnomaly['createdBy'] {
-    const exact = client === null ? null : this.tracker.lastAcquireOkOf(client, lock);
-    if (exact !== null && exact.node === path) return { ...summarize(exact), attribution: 'node-path' };
+    const latest = client === null ? null : this.tracker.lastAcquireOf(client, lock);
+    if (latest !== null && latest.node === path) return { ...summarize(latest), attribution: 'node-path' };
     const atDrop = this.tracker.droppedDeleteOf(path)?.acquire ?? null;
     if (atDrop !== null) return { ...summarize(atDrop), attribution: 'dropped-delete' };
-    const latest = client === null ? null : this.tracker.lastAcquireOf(client, lock);
     return latest === null ? null : { ...summarize(latest), attribution: 'latest-acquire' };
   }
 }

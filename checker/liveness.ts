@@ -11,21 +11,18 @@ import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
 import { summarize, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
 import type { HoldWindow, Interval, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
 
-interface Waiter {
-  op: TrackedOp;
-  flagged: boolean;
-}
-
 interface LockState {
   /** Start of the current free stretch; null while someone holds the lock. */
   freeSince: Nanos | null;
-  waiters: Set<Waiter>;
+  /** Blocking acquires of this lock still pending, by id (numbers hash cheaply; objects need an identity hash). */
+  waiters: Map<number, TrackedOp>;
 }
 
 export class LivenessCheck implements TrackerListener {
   private readonly locks = new Map<string, LockState>();
-  private readonly waiters = new Map<number, Waiter>();
-  private readonly found: Array<{ waiter: Waiter; freeSpan: Interval }> = [];
+  /** Ids of the acquires already reported, so that each is reported once. */
+  private readonly flagged = new Set<number>();
+  private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval }> = [];
   private readonly unclaimedHeads: StuckAcquireAnomaly[] = [];
   private latestSnapshot: SnapshotLine | null = null;
 
@@ -36,25 +33,20 @@ export class LivenessCheck implements TrackerListener {
 
   opInvoked(op: TrackedOp): void {
     if (op.f !== 'acquire' || op.mode === 'try' || op.lock === null) return;
-    const waiter: Waiter = { op, flagged: false };
-    this.waiters.set(op.id, waiter);
-    this.stateOf(op.lock).waiters.add(waiter);
+    this.stateOf(op.lock).waiters.set(op.id, op);
   }
 
   opCompleted(op: TrackedOp): void {
-    const waiter = this.waiters.get(op.id);
-    if (waiter === undefined || op.lock === null) return;
-    this.waiters.delete(op.id);
+    if (op.f !== 'acquire' || op.mode === 'try' || op.lock === null) return;
     const state = this.stateOf(op.lock);
-    state.waiters.delete(waiter);
-    if (state.freeSince !== null) this.judge(waiter, state.freeSince, op.completeTime ?? op.invokeTime);
+    if (state.waiters.delete(op.id) && state.freeSince !== null) this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime);
   }
 
   windowOpened(window: HoldWindow): void {
     const state = this.stateOf(window.lock);
     if (state.freeSince === null) return;
     if (window.start - state.freeSince > this.boundNs) {
-      for (const waiter of state.waiters) this.judge(waiter, state.freeSince, window.start);
+      for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, window.start);
     }
     state.freeSince = null;
   }
@@ -81,15 +73,15 @@ export class LivenessCheck implements TrackerListener {
   anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
     for (const [, state] of this.locks) {
       if (state.freeSince === null) continue;
-      for (const waiter of state.waiters) this.judge(waiter, state.freeSince, endTime);
+      for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, endTime);
     }
-    return [...this.found.map(({ waiter, freeSpan }) => this.waitedWhileFree(waiter.op, freeSpan)), ...this.unclaimedHeads];
+    return [...this.found.map(({ waiter, freeSpan }) => this.waitedWhileFree(waiter, freeSpan)), ...this.unclaimedHeads];
   }
 
-  private judge(waiter: Waiter, freeSince: Nanos, until: Nanos): void {
-    const freeSpan = { start: Math.max(freeSince, waiter.op.invokeTime), end: until };
-    if (waiter.flagged || freeSpan.end - freeSpan.start <= this.boundNs) return;
-    waiter.flagged = true;
+  private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos): void {
+    const freeSpan = { start: Math.max(freeSince, waiter.invokeTime), end: until };
+    if (freeSpan.end - freeSpan.start <= this.boundNs || this.flagged.has(waiter.id)) return;
+    this.flagged.add(waiter.id);
     this.found.push({ waiter, freeSpan });
   }
 
@@ -117,7 +109,7 @@ export class LivenessCheck implements TrackerListener {
   }
 
   private unclaimedHead(lock: string, head: LockChild, owner: NodeOwner, time: Nanos): StuckAcquireAnomaly {
-    const waiting = [...this.stateOf(lock).waiters][0]?.op ?? null;
+    const waiting = this.stateOf(lock).waiters.values().next().value ?? null;
     const who = owner.client === null ? 'a session no client of the history had' : 'whose client neither holds nor waits for it';
     return {
       type: 'stuck-acquire',
@@ -145,7 +137,7 @@ export class LivenessCheck implements TrackerListener {
   private stateOf(lock: string): LockState {
     let state = this.locks.get(lock);
     if (state === undefined) {
-      state = { freeSince: 0, waiters: new Set() };
+      state = { freeSince: 0, waiters: new Map() };
       this.locks.set(lock, state);
     }
     return state;

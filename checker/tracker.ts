@@ -13,6 +13,8 @@ export interface TrackedOp extends OpSummary {
   value: number | null;
   /** fenced-write: start of the writer's hold window when it invoked the write (stands in for a null token). */
   implicitToken: Nanos | null;
+  /** The client's activity on the lock, looked up once at invoke. */
+  activity: ClientLockActivity | null;
 }
 
 /** What the checks hear from the tracker; each implements the events it needs. */
@@ -25,13 +27,14 @@ export interface TrackerListener {
   windowClosed?(window: HoldWindow): void;
 }
 
+/** What one client does on one lock: a few numbers and one reference, so clients × locks of them stay cheap. */
 interface ClientLockActivity {
   pendingAcquires: number;
   /** Pending releases and fenced writes on this lock. */
   pendingOthers: number;
   lastCompletion: Nanos;
+  /** The client's latest acquire of the lock, for leak attribution. */
   lastAcquire: TrackedOp | null;
-  lastAcquireOk: TrackedOp | null;
 }
 
 /** An inconsistency of the history itself (a completion without an invoke, a repeated id). */
@@ -41,17 +44,25 @@ const NO_WINDOWS: ReadonlyMap<string, HoldWindow> = new Map();
 
 export class Tracker {
   lastTime: Nanos = 0;
-  private readonly listeners: TrackerListener[] = [];
+  // One array per event, of bound handlers: calling them is much cheaper than probing each listener's methods.
+  private readonly onOpInvoked: Array<(op: TrackedOp) => void> = [];
+  private readonly onOpCompleted: Array<(op: TrackedOp) => void> = [];
+  private readonly onWindowOpened: Array<(window: HoldWindow) => void> = [];
+  private readonly onWindowClosed: Array<(window: HoldWindow) => void> = [];
   private readonly pending = new Map<number, TrackedOp>();
   private readonly openWindows = new Map<string, Map<string, HoldWindow>>();
-  private readonly activity = new Map<string, ClientLockActivity>();
+  /** client → lock → activity (nested maps: no key string to build per line). */
+  private readonly activity = new Map<string, Map<string, ClientLockActivity>>();
   private readonly ownerOfSession = new Map<string, { client: string; worker: string }>();
   private readonly lastAcquireOfClient = new Map<string, TrackedOp>();
   private readonly lastWriteOfClient = new Map<string, TrackedOp>();
-  private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: TrackedOp | null }>();
+  private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: OpSummary | null }>();
 
   listen(listener: TrackerListener): void {
-    this.listeners.push(listener);
+    if (listener.opInvoked !== undefined) this.onOpInvoked.push(listener.opInvoked.bind(listener));
+    if (listener.opCompleted !== undefined) this.onOpCompleted.push(listener.opCompleted.bind(listener));
+    if (listener.windowOpened !== undefined) this.onWindowOpened.push(listener.windowOpened.bind(listener));
+    if (listener.windowClosed !== undefined) this.onWindowClosed.push(listener.windowClosed.bind(listener));
   }
 
   /** Every line's time goes through here: the end of the history is the latest time seen. */
@@ -72,11 +83,11 @@ export class Tracker {
   proxy(line: ProxyLine): void {
     if (line.op !== 'delete' || line.path === undefined) return;
     const owner = line.session === undefined ? undefined : this.ownerOfSession.get(line.session);
-    const acquire = owner === undefined ? null : (this.lastAcquireOfClient.get(owner.client) ?? null);
-    this.droppedDeletes.set(line.path, { line, acquire });
+    const acquire = owner === undefined ? undefined : this.lastAcquireOfClient.get(owner.client);
+    this.droppedDeletes.set(line.path, { line, acquire: acquire === undefined ? null : summarize(acquire) });
   }
 
-  droppedDeleteOf(path: string): { line: ProxyLine; acquire: TrackedOp | null } | null {
+  droppedDeleteOf(path: string): { line: ProxyLine; acquire: OpSummary | null } | null {
     return this.droppedDeletes.get(path) ?? null;
   }
 
@@ -114,17 +125,14 @@ export class Tracker {
     return { session, client: owner?.client ?? null, worker: owner?.worker ?? null };
   }
 
-  lastAcquireOkOf(client: string, lock: string): TrackedOp | null {
-    return this.activity.get(activityKey(client, lock))?.lastAcquireOk ?? null;
-  }
-
+  /** The client's latest acquire of the lock (with its node and outcome once answered). */
   lastAcquireOf(client: string, lock: string): TrackedOp | null {
-    return this.activity.get(activityKey(client, lock))?.lastAcquire ?? null;
+    return this.activity.get(client)?.get(lock)?.lastAcquire ?? null;
   }
 
   /** The client holds the lock (open window) or waits for it (acquire pending). */
   isAcquiring(client: string, lock: string): boolean {
-    return this.openWindowsOn(lock).has(client) || (this.activity.get(activityKey(client, lock))?.pendingAcquires ?? 0) > 0;
+    return this.openWindowsOn(lock).has(client) || (this.activity.get(client)?.get(lock)?.pendingAcquires ?? 0) > 0;
   }
 
   /**
@@ -135,7 +143,7 @@ export class Tracker {
   claimsNode(client: string, lock: string, path: string, time: Nanos, graceNs: Nanos): boolean {
     const window = this.openWindowsOn(lock).get(client);
     if (window !== undefined && (window.node === null || window.node === path)) return true;
-    const activity = this.activity.get(activityKey(client, lock));
+    const activity = this.activity.get(client)?.get(lock);
     if (activity === undefined) return false;
     return activity.pendingAcquires + activity.pendingOthers > 0 || time - activity.lastCompletion <= graceNs;
   }
@@ -158,12 +166,14 @@ export class Tracker {
       token: line.token ?? null,
       value: line.value ?? null,
       implicitToken: null,
+      activity: null,
     };
     this.pending.set(op.id, op);
     if (op.session !== null) this.noteSession(op.client, op.worker, op.session);
     const lock = op.lock;
     if (lock !== null) {
       const activity = this.activityOf(op.client, lock);
+      op.activity = activity;
       if (op.f === 'acquire') {
         activity.pendingAcquires++;
         activity.lastAcquire = op;
@@ -174,7 +184,7 @@ export class Tracker {
       if (op.f === 'fenced-write') op.implicitToken = this.openWindowsOn(lock).get(op.client)?.start ?? null;
     }
     if (op.f === 'fenced-write') this.lastWriteOfClient.set(op.client, op);
-    for (const listener of this.listeners) listener.opInvoked?.(op);
+    for (const handler of this.onOpInvoked) handler(op);
     if (op.f === 'release' && lock !== null) this.closeWindow(lock, op);
     return null;
   }
@@ -194,14 +204,14 @@ export class Tracker {
     if (line.token !== undefined) op.token = line.token;
     if (op.f === 'read' && line.value !== undefined) op.value = line.value;
     const lock = op.lock;
-    const activity = lock === null ? undefined : this.activityOf(op.client, lock);
-    if (activity !== undefined) {
+    const activity = op.activity;
+    op.activity = null; // a finished operation must not keep the activity (and its latest acquire) alive
+    if (activity !== null) {
       if (op.f === 'acquire') activity.pendingAcquires--;
       else activity.pendingOthers--;
       activity.lastCompletion = line.time;
-      if (op.f === 'acquire' && op.outcome === 'ok') activity.lastAcquireOk = op;
     }
-    for (const listener of this.listeners) listener.opCompleted?.(op);
+    for (const handler of this.onOpCompleted) handler(op);
     if (op.f === 'acquire' && op.outcome === 'ok' && lock !== null) this.openWindow(lock, op);
     return null;
   }
@@ -227,7 +237,7 @@ export class Tracker {
       releaseOp: null,
     };
     windows.set(acquire.client, window);
-    for (const listener of this.listeners) listener.windowOpened?.(window);
+    for (const handler of this.onWindowOpened) handler(window);
   }
 
   /** Invoking release ends the belief of holding, whatever the release answers. */
@@ -238,7 +248,7 @@ export class Tracker {
     windows.delete(release.client);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
-    for (const listener of this.listeners) listener.windowClosed?.(window);
+    for (const handler of this.onWindowClosed) handler(window);
   }
 
   private noteSession(client: string, worker: string, session: string): void {
@@ -246,22 +256,22 @@ export class Tracker {
   }
 
   private activityOf(client: string, lock: string): ClientLockActivity {
-    const key = activityKey(client, lock);
-    let activity = this.activity.get(key);
+    let locks = this.activity.get(client);
+    if (locks === undefined) {
+      locks = new Map();
+      this.activity.set(client, locks);
+    }
+    let activity = locks.get(lock);
     if (activity === undefined) {
-      activity = { pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, lastAcquire: null, lastAcquireOk: null };
-      this.activity.set(key, activity);
+      activity = { pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, lastAcquire: null };
+      locks.set(lock, activity);
     }
     return activity;
   }
 }
 
-function activityKey(client: string, lock: string): string {
-  return `${client}\u0000${lock}`;
-}
-
 /** A copy without the tracker's working fields, for results.json. */
-export function summarize(op: TrackedOp): OpSummary {
+export function summarize(op: OpSummary): OpSummary {
   return {
     id: op.id,
     f: op.f,

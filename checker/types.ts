@@ -107,9 +107,9 @@ export interface LeakedNodeAnomaly extends AnomalyBase {
   guid: string | null;
   /**
    * The operation that created the node, and how it was found:
-   * `node-path`: an acquire answered ok with exactly this node; `dropped-delete`: the client's operation in
-   * progress when the proxy swallowed a delete of exactly this path; `latest-acquire`: the owner client's last
-   * acquire of this lock with this session (a best guess).
+   * `node-path`: the owner's latest acquire of the lock answered ok with exactly this node;
+   * `dropped-delete`: the owner's acquire in progress when the proxy acted on a delete of exactly this path;
+   * `latest-acquire`: the owner client's latest acquire of this lock (a best guess).
    */
   createdBy: (OpSummary & { attribution: 'node-path' | 'dropped-delete' | 'latest-acquire' }) | null;
   /** The proxy line that dropped a delete of exactly this path, if any. */
