@@ -41,7 +41,15 @@ const ZooKeeper = ZooKeeperPackage as unknown as new (config: ZkConfig) => ZkHan
 export function newZkHandle(connect: string, sessionTimeoutMs: number): ZkHandle {
   // debug_level 0: silent. At any other level the binding's own messages ("Session expired. Shutting down...") are
   // printf'ed to stdout, which is the protocol channel; the worker reports session changes itself.
-  return new ZooKeeper({ connect, timeout: sessionTimeoutMs, debug_level: 0, host_order_deterministic: false });
+  const handle = new ZooKeeper({ connect, timeout: sessionTimeoutMs, debug_level: 0, host_order_deterministic: false });
+  // The binding rejects exists() of a missing node with "-101 no node"; ZooKeeper's API answers a null stat, and
+  // so does this face (a recipe that took the rejection for an unknown outcome would strand its own node).
+  const missingAsNull = <A extends unknown[]>(call: (...args: A) => Promise<ZkStat | null>) =>
+    (...args: A): Promise<ZkStat | null> =>
+      call(...args).catch((error: unknown) => (zkErrorCode(error) === ZkCode.noNode ? null : Promise.reject(error)));
+  handle.exists = missingAsNull(handle.exists.bind(handle));
+  handle.w_exists = missingAsNull(handle.w_exists.bind(handle));
+  return handle;
 }
 
 export const ZOO_PERSISTENT = 0;
