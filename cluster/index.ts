@@ -1,6 +1,8 @@
 /**
  * The entry point of cluster/: `createCluster` picks a backend by name. Backends register in BACKENDS.
  */
+import { ClusterError } from './errors.ts';
+import { ExternalCluster } from './external.ts';
 import { LocalCluster } from './local.ts';
 import type { Cluster } from './types.ts';
 
@@ -15,15 +17,21 @@ export interface CreateClusterOptions {
   runDir: string;
   /** CIDR of the cluster's private network; by default a free /24 of 10.213.0.0/16. */
   subnet?: string;
+  /** backend external: the servers, "host:port,host:port,...". */
+  connect?: string;
 }
 
 type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
-  Pick<CreateClusterOptions, 'subnet'>;
+  Pick<CreateClusterOptions, 'subnet' | 'connect'>;
 
 /** Backend name → factory. The docker backend loads on demand: testcontainers takes a second or two to import. */
 const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster | Promise<Cluster>>> = {
   local: (options) => new LocalCluster(options),
   docker: async (options) => new (await import('./docker.ts')).DockerCluster(options),
+  external: (options) => {
+    if (options.connect === undefined) throw new ClusterError('--backend external needs --connect host:port[,host:port...]');
+    return new ExternalCluster(options.connect);
+  },
 };
 
 export const DEFAULT_NODES = 3;
@@ -46,6 +54,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
     tickTimeMs: options.tickTimeMs ?? DEFAULT_TICK_TIME_MS,
     runDir: options.runDir,
     ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
+    ...(options.connect === undefined ? {} : { connect: options.connect }),
   });
 }
 

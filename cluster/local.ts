@@ -35,7 +35,7 @@ import {
   type Subnet,
 } from './subnet.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { isSettled, leadersIn, waitForStatus } from './wait.ts';
+import { isSettled, newestLeader, waitForStatus } from './wait.ts';
 import { CLIENT_PORT, ZOOKEEPER_CLASSPATH, fourLetterWord, javaArguments, parseSrvr, zooConfig } from './zookeeper.ts';
 
 export interface LocalClusterOptions {
@@ -335,10 +335,7 @@ export class LocalCluster implements Cluster {
 
   /** The leader; while an isolated old leader has not yet noticed, the one of the newest epoch (highest zxid). */
   async leader(): Promise<NodeId | undefined> {
-    const leaders = leadersIn(await this.status());
-    const zxid = (node: NodeStatus) => BigInt(node.zxid ?? '0x0');
-    leaders.sort((a, b) => (zxid(b) > zxid(a) ? 1 : zxid(b) < zxid(a) ? -1 : 0));
-    return leaders[0]?.id;
+    return newestLeader(await this.status());
   }
 
   fourLetterWord(id: NodeId, word: string): Promise<string> {

@@ -34,7 +34,7 @@ export interface ClusterOptions {
 }
 
 export interface Cluster {
-  readonly backend: 'local' | 'docker';
+  readonly backend: 'local' | 'docker' | 'external';
   readonly nodeIds: readonly NodeId[];
   /** Starts every server; resolves once a leader is elected and every node serves. */
   start(): Promise<void>;

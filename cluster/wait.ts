@@ -1,4 +1,4 @@
-import type { Cluster, NodeStatus } from './types.ts';
+import type { Cluster, NodeId, NodeStatus } from './types.ts';
 
 /**
  * Polls `probe` until it returns a value other than undefined; throws after `timeoutMs` with `what` and the last
@@ -57,4 +57,14 @@ export function isSettled(statuses: readonly NodeStatus[]): boolean {
     leadersIn(statuses).length === 1 &&
     statuses.every((node) => node.state !== 'running' || node.mode !== 'not-serving')
   );
+}
+
+/**
+ * The leader clients follow: of the nodes that say they lead, the one with the newest zxid. An isolated old
+ * leader may still say so for a moment after the majority elected another.
+ */
+export function newestLeader(statuses: readonly NodeStatus[]): NodeId | undefined {
+  const zxid = (node: NodeStatus): bigint => BigInt(node.zxid ?? '0x0');
+  const leaders = leadersIn(statuses).sort((a, b) => (zxid(b) > zxid(a) ? 1 : zxid(b) < zxid(a) ? -1 : 0));
+  return leaders[0]?.id;
 }

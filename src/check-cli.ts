@@ -3,24 +3,13 @@
  * prints the verdict. Exit codes as Jepsen's: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crash.
  */
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createChecker, type CheckOptions, type Results } from '../checker/index.ts';
 import { formatSummary } from '../checker/summary.ts';
 import { EXIT, exitCodeFor, UserError } from './exit-codes.ts';
-import { readHistory } from './history-reader.ts';
+import { checkRun } from './check.ts';
 
 const USAGE = 'usage: npm run check -- results/<run>   (re-checks <run>/history.jsonl and writes <run>/results.json)';
-
-/** Streams `<runDir>/history.jsonl` through the checker and writes `<runDir>/results.json`. */
-export async function checkRun(runDir: string, options: CheckOptions = {}): Promise<Results> {
-  const checker = createChecker(options);
-  await readHistory(join(runDir, 'history.jsonl'), checker);
-  const results = checker.finish();
-  await writeFile(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  return results;
-}
 
 function runDirFrom(args: string[]): string {
   if (args.length !== 1 || args[0]!.startsWith('-')) throw new UserError(USAGE);

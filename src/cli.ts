@@ -1,8 +1,15 @@
-/** `npm run jepsen -- [flags]`: parse, validate, run, and exit with the verdict (src/exit-codes.ts). */
+/**
+ * `npm run jepsen -- [flags]`: parse, validate, run, and exit with the verdict (src/exit-codes.ts).
+ * `npm run jepsen -- compare [flags]`: a matrix of such runs (src/compare.ts).
+ */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { randomInt } from 'node:crypto';
-import { BACKENDS, NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
+import { ClusterError } from '../cluster/errors.ts';
+import { parseConnectString } from '../cluster/external.ts';
+import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from './exit-codes.ts';
+import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
+import type { Scenario } from './compare-summary.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
@@ -50,7 +57,8 @@ function runCommand(): Command {
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
-    .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local').choices([...BACKENDS]).default('auto'))
+    .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKENDS]).default('auto'))
+    .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--results <dir>', 'where runs are written', 'results')
     .allowExcessArguments(false);
 }
@@ -59,7 +67,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number;
-  backend: RunConfig['backend']; results: string;
+  backend: RunConfig['backend']; connect?: string; results: string;
 }
 
 export function toRunConfig(flags: RunFlags): RunConfig {
@@ -68,6 +76,20 @@ export function toRunConfig(flags: RunFlags): RunConfig {
   // ZooKeeper clamps session timeouts silently; a run whose timeout is not the one asked for would mislead.
   if (flags.sessionTimeout < minSession || flags.sessionTimeout > maxSession) {
     throw new UserError(`--session-timeout ${flags.sessionTimeout} is outside what --tick-time ${flags.tickTime} allows (${minSession} to ${maxSession} ms).`);
+  }
+  if ((flags.backend === 'external') !== (flags.connect !== undefined)) {
+    throw new UserError('--backend external and --connect go together.');
+  }
+  if (flags.connect !== undefined) {
+    try {
+      parseConnectString(flags.connect);
+    } catch (error) {
+      throw new UserError((error as Error).message);
+    }
+  }
+  const serverFaults = flags.nemesis.filter((name) => SERVER_NEMESES.includes(name));
+  if (flags.backend === 'external' && serverFaults.length > 0) {
+    throw new UserError(`--nemesis ${serverFaults.join(',')} acts on servers, which --backend external does not own.`);
   }
   return {
     recipe: flags.worker === undefined ? flags.recipe : 'custom',
@@ -87,8 +109,48 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     nodes: flags.nodes,
     tickTimeMs: flags.tickTime,
     backend: flags.backend,
+    ...(flags.connect === undefined ? {} : { connect: flags.connect }),
     results: flags.results,
   };
+}
+
+/** Flags the compare matrix sets for each run; every other flag of a run passes through to every run unchanged. */
+const MATRIX_FLAGS = new Set(['--recipe', '--worker', '--workload', '--nemesis', '--seed', '--results']);
+
+type CompareFlags = Omit<RunFlags, 'recipe' | 'worker' | 'workload' | 'nemesis' | 'seed'> & {
+  recipes: RunConfig['recipe'][]; nemesis: Scenario[]; workload: RunConfig['workload'][]; runs: number; seed?: number;
+};
+
+/** The run's own options (so new ones join by themselves), minus the matrix's; `passThrough` collects them as typed. */
+function compareCommand(passThrough: string[]): Command {
+  const command = new Command('compare')
+    .description('run a matrix, recipes × scenarios (× workloads) × k seeds, each an ordinary run with its report; write compare-<time>/index.html and compare.json')
+    .requiredOption('--recipes <list>', `recipes, comma separated: ${RECIPE_CHOICES.join(', ')}`, parseRecipes)
+    .addOption(new Option('--nemesis <list>', 'scenarios, comma separated: a nemesis, several joined with + (kill+pause+partition), all, or none')
+      .argParser(parseScenarios).default(parseScenarios('none'), 'none'))
+    .option('--workload <list>', `workloads, comma separated: ${WORKLOADS.join(', ')}`, parseWorkloads, ['mutex'])
+    .option('--runs <k>', 'runs (seeds) per cell', integer(1, 1_000), 1)
+    .option('--seed <n>', 'run i of every cell uses seed + i (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
+    .option('--results <dir>', 'the comparison goes to <dir>/compare-<time>/', 'results')
+    .allowExcessArguments(false);
+  for (const option of runCommand().options) {
+    if (MATRIX_FLAGS.has(option.long ?? '')) continue;
+    command.addOption(option);
+    // Commander's own listener has validated the value by now; each run parses the same text again.
+    command.on(`option:${option.name()}`, (value: string | null) => passThrough.push(option.long!, ...(value === null ? [] : [value])));
+  }
+  return command;
+}
+
+async function compare(flags: CompareFlags, passThrough: string[]): Promise<number> {
+  // Every run of the matrix must be one the run command accepts: check them all before the first starts.
+  for (const scenario of flags.nemesis) {
+    toRunConfig({ ...flags, recipe: flags.recipes[0]!, workload: flags.workload[0]!, nemesis: scenario.nemesis });
+  }
+  const largestSeed = 2 ** 31 - 1;
+  const firstSeed = flags.seed ?? randomInt(0, largestSeed - flags.runs + 2);
+  if (firstSeed + flags.runs - 1 > largestSeed) throw new UserError(`--seed ${firstSeed} with --runs ${flags.runs} goes past the largest seed, ${largestSeed}.`);
+  return runCompare({ recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -98,6 +160,11 @@ async function main(argv: string[]): Promise<number> {
     const { runTest } = await import('./runner.ts');
     exitCode = await runTest(config);
   });
+  const passThrough: string[] = [];
+  // Positional options: flags after `compare` are the subcommand's, even those both commands know.
+  program.enablePositionalOptions().addCommand(compareCommand(passThrough).exitOverride().action(async (flags: CompareFlags) => {
+    exitCode = await compare(flags, passThrough);
+  }));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -109,6 +176,11 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UserError) {
       console.error(`jepsen: ${error.message}`);
       return error.exitCode;
+    }
+    if (error instanceof ClusterError) {
+      // A missing prerequisite or a refused resource (not root, no Java, a busy subnet): said as it is.
+      console.error(`jepsen: ${error.message}`);
+      return EXIT.environment;
     }
     console.error(`jepsen: the run crashed: ${error instanceof Error ? error.message : String(error)}`);
     if (process.env['JEPSEN_DEBUG'] !== undefined && error instanceof Error) console.error(error.stack);

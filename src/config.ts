@@ -9,7 +9,10 @@ export const NEMESES = [
 ] as const;
 export type NemesisName = (typeof NEMESES)[number];
 
-export const BACKENDS = ['local', 'docker', 'auto'] as const;
+export const BACKENDS = ['local', 'docker', 'external', 'auto'] as const;
+
+/** Nemeses that act on servers: they need a backend that owns the servers (not external). */
+export const SERVER_NEMESES: readonly NemesisName[] = ['kill', 'pause', 'partition', 'kill-mid-create'];
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface RunConfig {
@@ -33,6 +36,8 @@ export interface RunConfig {
   nodes: number;
   tickTimeMs: number;
   backend: BackendName;
+  /** backend external: the ensemble's servers, "host:port,...". */
+  connect?: string;
   results: string;
 }
 
@@ -57,6 +62,7 @@ export function reproduceCommand(config: RunConfig): string {
     `--nodes ${config.nodes}`,
     `--tick-time ${config.tickTimeMs}`,
     `--backend ${config.backend}`,
+    config.connect === undefined ? '' : `--connect ${config.connect}`,
   ].filter((flag) => flag !== '');
   return `npm run jepsen -- ${flags.join(' ')}`;
 }

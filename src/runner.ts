@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { createCluster, resolveBackend } from '../cluster/index.ts';
 import type { Cluster } from '../cluster/types.ts';
+import { formatSummary } from '../checker/summary.ts';
 import { NEMESIS_MODULES } from '../nemesis/index.ts';
 import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
 import type { ClientHost, Holder, NemesisContext } from '../nemesis/types.ts';
@@ -92,19 +93,15 @@ export async function runTest(requested: RunConfig): Promise<number> {
     unregisterHistory();
     closeHistory();
   }
-  return summarize(config, run);
+  return summarize(run);
 }
 
 /** Checks the recorded history, writes results.json, the report and the index, and prints the verdict. */
-async function summarize(config: RunConfig, run: RunDirectory): Promise<number> {
+async function summarize(run: RunDirectory): Promise<number> {
   const results = await checkRun(run.path);
   const reportPath = await writeReport(run.path);
   await writeIndex(join(run.path, '..'));
-  const counts = Object.entries(results.checkers)
-    .map(([name, part]) => `${name}: ${part.valid === true ? 'ok' : part.valid === false ? `${part.anomalies.length} anomalies` : 'unknown'}`)
-    .join(', ');
-  const verdict = results.valid === true ? 'VALID' : results.valid === false ? 'INVALID' : 'UNKNOWN';
-  console.log(`${verdict}  ${config.recipe} / ${config.workload} / ${config.nemesis.join(',') || 'no nemesis'}  (${counts})`);
+  console.log(formatSummary(results));
   console.log(`report: ${reportPath}`);
   return exitCodeFor(results.valid);
 }
@@ -153,7 +150,13 @@ class TestRun {
 
   private async setUp(): Promise<void> {
     const { config } = this;
-    this.cluster = await createCluster({ backend: config.backend, nodes: config.nodes, tickTimeMs: config.tickTimeMs, runDir: this.run.path });
+    this.cluster = await createCluster({
+      backend: config.backend,
+      nodes: config.nodes,
+      tickTimeMs: config.tickTimeMs,
+      runDir: this.run.path,
+      ...(config.connect === undefined ? {} : { connect: config.connect }),
+    });
     await this.cluster.start();
     const admin = await AdminSession.connect(this.cluster.connectString());
     try {

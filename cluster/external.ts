@@ -1,0 +1,94 @@
+/**
+ * An ensemble the suite did not start (docker-compose, a staging ensemble): given as a connect string, observed
+ * with four-letter words, never touched. Client-side faults (the proxy, paused workers) still apply; faults of
+ * servers need a backend that owns them.
+ */
+import { ClusterError } from './errors.ts';
+import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
+import { newestLeader } from './wait.ts';
+import { fourLetterWord, parseSrvr } from './zookeeper.ts';
+
+/** "host:port,host:port" → addresses; node ids follow the order given, from 1. */
+export function parseConnectString(connect: string): ServerAddress[] {
+  const addresses = connect.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (addresses.length === 0) throw new ClusterError('--connect needs host:port[,host:port...]');
+  return addresses.map((entry) => {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(entry);
+    if (match === null || Number(match[2]) > 65_535) throw new ClusterError(`--connect: '${entry}' is not host:port`);
+    return { host: match[1]!, port: Number(match[2]) };
+  });
+}
+
+export class ExternalCluster implements Cluster {
+  readonly backend = 'external';
+  readonly nodeIds: readonly NodeId[];
+  private readonly addresses: ServerAddress[];
+
+  constructor(connect: string) {
+    this.addresses = parseConnectString(connect);
+    this.nodeIds = this.addresses.map((_, index) => index + 1);
+  }
+
+  async start(): Promise<void> {
+    if ((await this.leader()) === undefined) {
+      throw new ClusterError(`no server of ${this.connectString()} answers srvr as a leader (is 4lw.commands.whitelist=* set?)`);
+    }
+  }
+
+  async stop(): Promise<void> {}
+  async teardown(): Promise<void> {}
+  /** Nothing of ours to heal: this backend applies no server faults. */
+  async heal(): Promise<void> {}
+
+  kill(): Promise<void> {
+    return this.refuse('kill');
+  }
+  restart(): Promise<void> {
+    return this.refuse('restart');
+  }
+  pause(): Promise<void> {
+    return this.refuse('pause');
+  }
+  resume(): Promise<void> {
+    return this.refuse('resume');
+  }
+  partition(_grudge: Grudge): Promise<void> {
+    return this.refuse('partition');
+  }
+
+  async status(): Promise<NodeStatus[]> {
+    return Promise.all(this.nodeIds.map(async (id): Promise<NodeStatus> => {
+      try {
+        return { id, state: 'running', ...parseSrvr(await this.fourLetterWord(id, 'srvr')) };
+      } catch {
+        return { id, state: 'running', mode: 'not-serving' };
+      }
+    }));
+  }
+
+  async leader(): Promise<NodeId | undefined> {
+    return newestLeader(await this.status());
+  }
+
+  fourLetterWord(id: NodeId, word: string): Promise<string> {
+    return fourLetterWord(this.clientAddress(id), word);
+  }
+
+  clientAddress(id: NodeId): ServerAddress {
+    const address = this.addresses[id - 1];
+    if (address === undefined) throw new ClusterError(`no server zk${id} in ${this.connectString()}`);
+    return address;
+  }
+
+  connectString(): string {
+    return this.addresses.map(({ host, port }) => `${host}:${port}`).join(',');
+  }
+
+  logFiles(): Map<NodeId, string> {
+    return new Map();
+  }
+
+  private async refuse(action: string): Promise<never> {
+    throw new ClusterError(`the external backend cannot ${action} servers it does not own; use --backend local or docker`);
+  }
+}
