@@ -3,6 +3,7 @@
  * and the shapes both sides share. The controller (client.ts) and the proxy (control.ts) import only this.
  */
 import { z } from 'zod';
+import type { ProxyLine } from '../../src/history.ts';
 
 const clientHostName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a client host name: 1-64 of A-Z a-z 0-9 . _ -');
 const serverId = z.number().int().positive();
@@ -109,23 +110,11 @@ export const PROXY_EVENTS = [
 ] as const;
 export type ProxyEventName = (typeof PROXY_EVENTS)[number];
 
-/** One event of GET /events: the fields of ProxyLine (src/history.ts) plus the proxy's clock and the fault id. */
-export interface ProxyEvent {
+/** One event of GET /events: a history `proxy` line (src/history.ts) with the proxy's clock instead of run time. */
+export interface ProxyEvent extends Omit<ProxyLine, 'kind' | 'time' | 'event'> {
   /** process.hrtime.bigint() of the proxy (CLOCK_MONOTONIC, shared by every process here), decimal. */
   monotonicNs: string;
   event: ProxyEventName;
-  clientHost?: string;
-  server?: number;
-  session?: string;
-  xid?: number;
-  op?: string;
-  path?: string;
-  /** zxid of a reply, "0x" + hex. */
-  zxid?: string;
-  err?: number;
-  detail?: string;
-  /** The fault an armed/matched/dropped/held/released/... event belongs to. */
-  faultId?: number;
 }
 
 /** The first line the proxy prints on stdout once it listens. */
