@@ -1,0 +1,192 @@
+/**
+ * compare.json (docs/compare-format.md): the types, and the pure part of a comparison — what one run found, what
+ * a cell's runs add up to, and what differs between versions of one recipe family.
+ */
+import type { AnomalyType, Results, Validity } from '../checker/types.ts';
+import type { NemesisName, WorkloadName } from './config.ts';
+
+export const COMPARE_VERSION = 1;
+
+export const ANOMALY_TYPES: readonly AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update'];
+
+/** One column of the matrix: the nemeses of one run (none, one, or several joined with `+`). */
+export interface Scenario {
+  name: string;
+  nemesis: NemesisName[];
+}
+
+export type AnomalyCounts = Partial<Record<AnomalyType, number>>;
+
+/** One run of a cell: an ordinary run in runs/, or the reason there is none. Paths are relative to compare.json. */
+export interface CellRun {
+  seed: number;
+  runId: string | null;
+  report: string | null;
+  log: string;
+  exitCode: number | null;
+  signal: string | null;
+  /** The checker's verdict; null when the run crashed before one was written. */
+  valid: Validity | null;
+  crashed: boolean;
+  /** Crashed runs: the last line the run printed. */
+  error: string | null;
+  /** Anomalies that count towards the verdict, by type. */
+  anomalies: AnomalyCounts;
+  /** Anomalies the checker lists but does not count (docs/results-format.md, verdict rules), by type. */
+  tolerated: AnomalyCounts;
+  seconds: number;
+}
+
+export type CellVerdict = 'valid' | 'invalid' | 'unknown' | 'crashed' | 'not run';
+
+export interface Cell {
+  recipe: string;
+  workload: WorkloadName;
+  scenario: string;
+  /** invalid if any run is; else unknown if any run is unknown or crashed; crashed if all crashed. */
+  verdict: CellVerdict;
+  tally: { valid: number; invalid: number; unknown: number; crashed: number };
+  /** Counted anomalies summed over the runs. */
+  anomalies: AnomalyCounts;
+  /** In how many runs each counted anomaly type appeared. */
+  anomalyRuns: AnomalyCounts;
+  tolerated: AnomalyCounts;
+  runs: CellRun[];
+}
+
+/** One cell compared across the versions of one recipe family (kazoo@2.8.0, kazoo@2.11.0, ...). */
+export interface Difference {
+  family: string;
+  workload: WorkloadName;
+  scenario: string;
+  /** Whether the versions found different kinds of anomaly (or ended differently). */
+  differs: boolean;
+  text: string;
+}
+
+export interface CompareDocument {
+  version: typeof COMPARE_VERSION;
+  id: string;
+  startedAt: string;
+  /** null while the matrix is still running (the document is rewritten after every run). */
+  finishedAt: string | null;
+  /** Every cell has all its runs. */
+  complete: boolean;
+  command: string;
+  recipes: string[];
+  scenarios: Scenario[];
+  workloads: WorkloadName[];
+  runsPerCell: number;
+  /** Run i of every cell uses seeds[i], so every recipe meets the same random schedule. */
+  seeds: number[];
+  /** Flags given unchanged to every run. */
+  passThrough: string[];
+  /** Index of every run (written by the runs themselves). */
+  runsIndex: string;
+  cells: Cell[];
+  differences: Difference[];
+}
+
+function add(counts: AnomalyCounts, type: AnomalyType, amount = 1): void {
+  counts[type] = (counts[type] ?? 0) + amount;
+}
+
+/** Counted and tolerated anomalies of one run, by the checker's own rules: a tolerated check counts none, except lasting leaks. */
+export function anomalyCounts(results: Results): { anomalies: AnomalyCounts; tolerated: AnomalyCounts } {
+  const anomalies: AnomalyCounts = {};
+  const tolerated: AnomalyCounts = {};
+  for (const check of Object.values(results.checkers)) {
+    for (const anomaly of check.anomalies) {
+      const counts = check.tolerated === undefined || (anomaly.type === 'leaked-node' && anomaly.seen.final);
+      add(counts ? anomalies : tolerated, anomaly.type);
+    }
+  }
+  return { anomalies, tolerated };
+}
+
+export function summarizeCell(recipe: string, workload: WorkloadName, scenario: string, runs: CellRun[]): Cell {
+  const tally = { valid: 0, invalid: 0, unknown: 0, crashed: 0 };
+  const anomalies: AnomalyCounts = {};
+  const anomalyRuns: AnomalyCounts = {};
+  const tolerated: AnomalyCounts = {};
+  for (const run of runs) {
+    if (run.crashed) tally.crashed++;
+    else if (run.valid === true) tally.valid++;
+    else if (run.valid === false) tally.invalid++;
+    else tally.unknown++;
+    for (const type of ANOMALY_TYPES) {
+      if (run.anomalies[type] !== undefined) {
+        add(anomalies, type, run.anomalies[type]);
+        add(anomalyRuns, type);
+      }
+      if (run.tolerated[type] !== undefined) add(tolerated, type, run.tolerated[type]);
+    }
+  }
+  const verdict: CellVerdict = runs.length === 0 ? 'not run'
+    : tally.invalid > 0 ? 'invalid'
+    : tally.crashed === runs.length ? 'crashed'
+    : tally.unknown + tally.crashed > 0 ? 'unknown'
+    : 'valid';
+  return { recipe, workload, scenario, verdict, tally, anomalies, anomalyRuns, tolerated, runs };
+}
+
+/** `kazoo@2.8.0` → family `kazoo`; a recipe without a version is its own family's unversioned member. */
+export const familyOf = (recipe: string): string => recipe.split('@')[0]!;
+
+const VERBS: Record<AnomalyType, string> = {
+  'double-holder': 'has double holders',
+  'leaked-node': 'leaks',
+  'stuck-acquire': 'gets stuck',
+  'stale-write': 'accepts stale writes',
+  'lost-update': 'loses updates',
+};
+
+function foundTypes(cell: Cell): AnomalyType[] {
+  return ANOMALY_TYPES.filter((type) => (cell.anomalyRuns[type] ?? 0) > 0);
+}
+
+/** What a cell without anomalies amounts to, e.g. "no anomaly (3/3 valid)" or "crashed (2/2)". */
+function withoutAnomaly(cell: Cell): string {
+  const { tally } = cell;
+  const total = cell.runs.length;
+  if (total === 0) return 'not run';
+  if (tally.crashed === total) return `crashed (${total}/${total})`;
+  const others = [tally.unknown > 0 ? `${tally.unknown} unknown` : '', tally.crashed > 0 ? `${tally.crashed} crashed` : ''].filter(Boolean);
+  return `no anomaly (${tally.valid}/${total} valid${others.length > 0 ? `, ${others.join(', ')}` : ''})`;
+}
+
+/**
+ * For every workload × scenario, the versions of each family side by side, oldest first:
+ * "kazoo@2.8.0 leaks (3/3 runs); kazoo@2.11.0 leaks too (3/3)". Families with a single version are not compared.
+ */
+export function describeDifferences(cells: Cell[]): Difference[] {
+  const groups = new Map<string, Cell[]>();
+  for (const cell of cells) {
+    const key = JSON.stringify([familyOf(cell.recipe), cell.workload, cell.scenario]);
+    groups.set(key, [...(groups.get(key) ?? []), cell]);
+  }
+  const differences: Difference[] = [];
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const versions = [...group].sort((a, b) => a.recipe.localeCompare(b.recipe, 'en', { numeric: true }));
+    const first = versions[0]!;
+    const signature = (cell: Cell): string => foundTypes(cell).length > 0 ? foundTypes(cell).join() : withoutAnomaly(cell).replace(/ \(.*/, '');
+    const parts = versions.map((cell, index) => {
+      const types = foundTypes(cell);
+      if (types.length === 0) return `${cell.recipe}: ${withoutAnomaly(cell)}`;
+      const verbs = types.map((type) => VERBS[type]).join(' and ');
+      const fractions = types.map((type) => `${cell.anomalyRuns[type]}/${cell.runs.length}`);
+      const same = index > 0 && signature(cell) === signature(first);
+      return `${cell.recipe} ${verbs}${same ? ' too' : ''} (${fractions.join(', ')}${index === 0 ? ' runs' : ''})`;
+    });
+    differences.push({
+      family: familyOf(first.recipe),
+      workload: first.workload,
+      scenario: first.scenario,
+      differs: versions.some((cell) => signature(cell) !== signature(first)),
+      text: `${first.scenario} (${first.workload}): ${parts.join('; ')}`,
+    });
+  }
+  // What changed between versions first: that is what a comparison is for.
+  return differences.sort((a, b) => Number(b.differs) - Number(a.differs));
+}
