@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -20,6 +21,7 @@ from kazoo.retry import KazooRetry, RetryFailedError
 PROTOCOL_VERSION = 1
 HTTP_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_FLOOR_S = 10.0
+CLOSE_WAIT_S = 2.0  # within the runner's grace period before it kills a worker told to stop (3 s)
 # Our own calls (the fence token lookup, release) retry through connection loss and session expiry for this
 # many session timeouts, plus a margin for a loaded machine, before they answer `info`.
 COMMAND_RETRY_SESSIONS = 3
@@ -295,12 +297,18 @@ class Worker:
     def close(self):
         for client in self.clients.values():
             client.closing = True
-        # Closing a session deletes its ephemeral nodes at once; each close waits for ZooKeeper's reply.
-        closers = [threading.Thread(target=stop_client, args=(client,)) for client in self.clients.values()]
+        # Closing a session deletes its ephemeral nodes at once; each close waits for ZooKeeper's reply, so they
+        # run side by side, within the runner's grace period (a session left open expires on its own).
+        closers = [threading.Thread(target=stop_client, args=(client,), daemon=True) for client in self.clients.values()]
         for closer in closers:
             closer.start()
+        deadline = time.monotonic() + CLOSE_WAIT_S
         for closer in closers:
-            closer.join()
+            closer.join(max(0.0, deadline - time.monotonic()))
+        still_open = sum(closer.is_alive() for closer in closers)
+        if still_open:
+            log.warning("close: %d of %d sessions not closed within %.0f s; ZooKeeper will expire them",
+                        still_open, len(closers), CLOSE_WAIT_S)
 
 
 def stop_client(client):
