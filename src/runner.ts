@@ -5,6 +5,7 @@
  * Every step that happens is streamed to history.jsonl first, so a crash keeps what was recorded.
  */
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createCluster, resolveBackend } from '../cluster/index.ts';
 import type { Cluster } from '../cluster/types.ts';
 import { formatSummary } from '../checker/summary.ts';
@@ -141,7 +142,8 @@ class TestRun {
     await schedule.stopAndHeal();
     await this.healEverything();
     this.progress.stop();
-    await Promise.race([Promise.all(loops), sleep(finishBoundMs(this.config))]);
+    // An unref'd bound: once the loops are done it must not hold the process open until it fires.
+    await Promise.race([Promise.all(loops), delay(finishBoundMs(this.config), undefined, { ref: false })]);
     await this.releaseWhatClientsBelieveTheyHold();
     // Sessions cut off during the run must expire (their ephemerals vanish) before the audit.
     await sleep(this.config.sessionTimeoutMs + 2 * this.config.tickTimeMs);
