@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -225,6 +226,8 @@ public class Worker {
         final CountDownLatch announced = new CountDownLatch(1);
         /** The session of the last `connected` event, reported again on disconnect and expiry. */
         volatile String session;
+        /** Sessions this client saw expire. */
+        final Set<String> expired = ConcurrentHashMap.newKeySet();
 
         Client(String id, String connect, int sessionTimeoutMs) {
             this.id = id;
@@ -249,7 +252,10 @@ public class Worker {
                     yield "connected";
                 }
                 case SUSPENDED -> "disconnected";
-                case LOST -> "expired"; // Curator then connects with a new session
+                case LOST -> {
+                    if (session != null) expired.add(session);
+                    yield "expired"; // Curator then connects with a new session
+                }
             };
             ObjectNode message = JSON.createObjectNode().put("type", "event").put("client", id).put("event", event);
             if (session != null) message.put("session", session);
@@ -268,6 +274,11 @@ public class Worker {
         String currentSession() {
             String live = liveSession();
             return live != null ? live : session;
+        }
+
+        /** Whether `session` is over: its LOST went out, or the client's handle is on another session (or none). */
+        boolean sessionEnded(String session) {
+            return expired.contains(session) || !Objects.equals(liveSession(), session);
         }
     }
 
@@ -453,7 +464,12 @@ public class Worker {
         if (lost == null) {
             return answer("info", "released, but whether the node was still ours is unknown", client.currentSession());
         }
-        return lost ? answer("fail", LOST, client.currentSession()) : answer("ok", null, client.currentSession());
+        if (lost) return answer("fail", LOST, client.currentSession());
+        if (client.sessionEnded(hold.session)) {
+            // The node was ours a moment ago: our delete or the session's end removed it, nobody knows which.
+            return answer("info", "the session ended during the release", client.currentSession());
+        }
+        return answer("ok", null, hold.session);
     }
 
     // --- the resource the runner names: HTTP, JSON both ways -----------------------------------------------

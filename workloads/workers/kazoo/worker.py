@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, LockTimeout, SessionExpiredError
+from kazoo.exceptions import KazooException, LockTimeout, NoNodeError, SessionExpiredError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry, RetryFailedError
@@ -149,6 +149,7 @@ class Client:
         self.id = client_id
         self.output = output
         self.session = None  # the session of the last `connected` event, reported again on disconnect/expiry
+        self.expired = set()  # sessions this client saw expire
         self.announced = threading.Event()  # the first `connected` event is out
         self.closing = False
         self.busy = False
@@ -172,6 +173,7 @@ class Client:
             event = "disconnected"
         else:  # LOST: the session expired; kazoo goes on to connect with a new one
             event = "expired"
+            self.expired.add(self.session)
         message = {"type": "event", "client": self.id, "event": event}
         if self.session is not None:
             message["session"] = self.session
@@ -185,6 +187,25 @@ class Client:
 
     def current_session(self):
         return self.live_session() or self.session
+
+    def session_ended(self, session):
+        """Whether `session` is over: it expired (kazoo's LOST listener runs before any new session), or the
+        client has another one now."""
+        return session in self.expired or (self.live_session() or session) != session
+
+    def contender_nodes(self, lock):
+        """The nodes a given-up Lock attempt still has in the queue: its own, or, if the reply to its create was
+        lost, any child named with its prefix."""
+        if lock.node is not None:
+            node = lock.path + "/" + lock.node
+            return [node] if self.node_stat(node) is not None else []
+        if not lock.create_tried:
+            return []
+        try:
+            children = self.zk.retry(self.zk.get_children, lock.path)
+        except NoNodeError:
+            return []
+        return [lock.path + "/" + child for child in children if child.startswith(lock.prefix)]
 
     def node_stat(self, node):
         """exists() through connection loss and session expiry, within the command retry's deadline."""
@@ -257,7 +278,7 @@ class Worker:
         except LIBRARY_ERRORS as e:
             return answer("info", "acquire: %s" % describe(e), session=client.current_session())
         if not acquired:
-            return answer("fail", refusal, session=client.current_session())
+            return self.gave_up(client, lock, refusal)
         node = lock.path + "/" + lock.node
         hold = Hold(lock, node, None, client.current_session())
         with client.state_lock:
@@ -273,6 +294,19 @@ class Worker:
                           node=node, session=hold.session)
         hold.token, hold.session = stat.czxid, session_hex(stat.ephemeralOwner)
         return answer("ok", token=hold.token, node=node, session=hold.session)
+
+    def gave_up(self, client, lock, refusal):
+        """kazoo gave up the attempt: `fail` only once its contender node is surely gone. kazoo's cleanup delete
+        swallows a connection loss (issue #732), and a node left in the queue may become the holder: `info`."""
+        try:
+            remaining = client.contender_nodes(lock)
+        except LIBRARY_ERRORS as e:
+            return answer("info", "%s, but whether the contender node is gone is unknown: %s" % (refusal, describe(e)),
+                          session=client.current_session())
+        if remaining:
+            return answer("info", "%s, but kazoo's cleanup left %s in the queue" % (refusal, ", ".join(remaining)),
+                          session=client.current_session())
+        return answer("fail", refusal, session=client.current_session())
 
     def release(self, client, name, hold):
         # Whatever the answer, the client no longer believes it holds the lock.
@@ -292,7 +326,12 @@ class Worker:
         if lost is None:
             return answer("info", "released, but whether the node was still ours is unknown",
                           session=client.current_session())
-        return answer("fail" if lost else "ok", LOST if lost else None, session=client.current_session())
+        if lost:
+            return answer("fail", LOST, session=client.current_session())
+        if client.session_ended(hold.session):
+            # The node was ours a moment ago: our delete or the session's end removed it, nobody knows which.
+            return answer("info", "the session ended during the release", session=client.current_session())
+        return answer("ok", session=hold.session)
 
     def close(self):
         for client in self.clients.values():
