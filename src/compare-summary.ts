@@ -174,10 +174,13 @@ export function describeDifferences(cells: Cell[]): Difference[] {
     const parts = versions.map((cell, index) => {
       const types = foundTypes(cell);
       if (types.length === 0) return `${cell.recipe}: ${withoutAnomaly(cell)}`;
-      const verbs = types.map((type) => VERBS[type]).join(' and ');
-      const fractions = types.map((type) => `${cell.anomalyRuns[type]}/${cell.runs.length}`);
       const same = index > 0 && signature(cell) === signature(first);
-      return `${cell.recipe} ${verbs}${same ? ' too' : ''} (${fractions.join(', ')}${index === 0 ? ' runs' : ''})`;
+      const phrases = types.map((type, position) => {
+        const too = same && position === types.length - 1 ? ' too' : '';
+        const unit = index === 0 && position === 0 ? ' runs' : '';
+        return `${VERBS[type]}${too} (${cell.anomalyRuns[type]}/${cell.runs.length}${unit})`;
+      });
+      return `${cell.recipe} ${phrases.join(' and ')}`;
     });
     differences.push({
       family: familyOf(first.recipe),

@@ -82,6 +82,12 @@ describe('cells and differences', () => {
       { family: 'curator', workload: 'try-lock', scenario: 'lost-delete', differs: true, text: 'lost-delete (try-lock): curator@5.4.0: no anomaly (3/3 valid); curator@5.7.1 leaks (1/3)' },
       { family: 'kazoo', workload: 'try-lock', scenario: 'lost-delete', differs: false, text: 'lost-delete (try-lock): kazoo@2.8.0 leaks (3/3 runs); kazoo@2.11.0 leaks too (3/3)' },
     ]);
+    const stuckToo = (seed: number): CellRun => run(seed, { valid: false, anomalies: { 'leaked-node': 1, 'stuck-acquire': 1 } });
+    const [both] = describeDifferences([
+      summarizeCell('kazoo@2.8.0', 'mutex', 'none', [stuckToo(1), leaking(2)]),
+      summarizeCell('kazoo', 'mutex', 'none', [stuckToo(1), stuckToo(2)]),
+    ]);
+    expect(both).toMatchObject({ differs: false, text: 'none (mutex): kazoo leaks (2/2 runs) and gets stuck (2/2); kazoo@2.8.0 leaks (2/2) and gets stuck too (1/2)' });
   });
 
   it('writes every string of a run into the page as text', () => {
