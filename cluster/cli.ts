@@ -2,10 +2,10 @@
  * `npm run cluster -- up | status | down`: a local ensemble for people and scripts. `up` leaves the cluster
  * running after it exits (detached); `status` and `down` find it through its state file.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { runCleanups } from '../src/cleanup.ts';
-import { DEFAULT_NODES, DEFAULT_TICK_TIME_MS } from './index.ts';
+import { DEFAULT_NODES, DEFAULT_TICK_TIME_MS, DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from './index.ts';
 import { checkPrerequisites, checkRoot, LocalCluster } from './local.ts';
 import { readAllStates, sweep } from './resources.ts';
 import { describeStatus, leadersIn } from './wait.ts';
@@ -38,7 +38,8 @@ program
   .option('--tick-time <ms>', 'ZooKeeper tickTime in milliseconds', integerAtLeast(10), DEFAULT_TICK_TIME_MS)
   .option('--dir <runDir>', 'run directory for node data and logs (default results/cluster-<time>)')
   .option('--subnet <cidr>', 'private subnet for the servers (default: a free /24 of 10.213.0.0/16)')
-  .action(async (options: { nodes: number; tickTime: number; dir?: string; subnet?: string }) => {
+  .addOption(new Option('--zk-version <version>', 'ZooKeeper server version (3.9.6 is fetched into .cache/debs)').choices([...ZOOKEEPER_VERSIONS]).default(DEFAULT_ZOOKEEPER_VERSION))
+  .action(async (options: { nodes: number; tickTime: number; dir?: string; subnet?: string; zkVersion: ZooKeeperVersion }) => {
     const started = performance.now();
     await checkPrerequisites();
     await sweep({ includeDetached: true });
@@ -48,12 +49,13 @@ program
       tickTimeMs: options.tickTime,
       runDir,
       ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
+      zkVersion: options.zkVersion,
     });
     await cluster.start();
     await cluster.detach();
     const leader = leadersIn(await cluster.status())[0]?.id;
     console.error(
-      `cluster ${cluster.id}: ${options.nodes} nodes, leader zk${leader}, up in ${seconds(started)}; ` +
+      `cluster ${cluster.id}: ${options.nodes} nodes of ZooKeeper ${options.zkVersion}, leader zk${leader}, up in ${seconds(started)}; ` +
         `logs in ${runDir}/nodes; remove with: npm run cluster -- down`,
     );
     console.log(cluster.connectString());

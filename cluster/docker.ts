@@ -23,7 +23,16 @@ import { claimSubnet, names, newClusterId, processStartTime } from './resources.
 import { formatSubnet, freePoolSubnets, hostAddress, nodeAddress, parseSubnet, refuseOverlap, type Subnet } from './subnet.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
 import { isSettled, newestLeader, waitForStatus, waitUntil } from './wait.ts';
-import { CLIENT_PORT, fourLetterWord, parseSrvr, zooConfig } from './zookeeper.ts';
+import {
+  CLIENT_PORT,
+  DEFAULT_ZOOKEEPER_VERSION,
+  fourLetterWord,
+  parseSrvr,
+  prepareZooKeeper,
+  serverJarMounts,
+  zooConfig,
+  type ZooKeeperVersion,
+} from './zookeeper.ts';
 
 export interface DockerClusterOptions {
   nodes: number;
@@ -31,6 +40,8 @@ export interface DockerClusterOptions {
   runDir: string;
   /** CIDR such as 10.213.7.0/24; by default a free /24 of 10.213.0.0/16. */
   subnet?: string;
+  /** The server's version; default 3.8.0 (the image's). Others: their jars are fetched into the project's cache and mounted over the image's. */
+  zkVersion?: ZooKeeperVersion;
 }
 
 const LABEL = {
@@ -110,6 +121,7 @@ export class DockerCluster implements Cluster {
     if (!(await dockerDaemonAnswers())) {
       throw new ClusterError('no Docker daemon answers; start one (as root: npm run setup -- docker) or use --backend local');
     }
+    await prepareZooKeeper(this.options.zkVersion ?? DEFAULT_ZOOKEEPER_VERSION);
     if (!(await imageExists(SERVER_IMAGE))) {
       console.error(`cluster: ${SERVER_IMAGE} is missing; building it (npm run images; about a minute the first time)`);
       await buildImages();
@@ -182,7 +194,10 @@ export class DockerCluster implements Cluster {
       .withUser(`${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`)
       .withAddedCapabilities('NET_ADMIN')
       .withEnvironment({ ZK_MYID: String(node.id) })
-      .withBindMounts([{ source: node.dir, target: NODE_MOUNT, mode: 'rw' }])
+      .withBindMounts([
+        { source: node.dir, target: NODE_MOUNT, mode: 'rw' },
+        ...serverJarMounts(this.options.zkVersion ?? DEFAULT_ZOOKEEPER_VERSION).map((mount) => ({ ...mount, mode: 'ro' as const })),
+      ])
       .start();
   }
 

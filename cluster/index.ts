@@ -5,6 +5,7 @@ import { ClusterError } from './errors.ts';
 import { ExternalCluster } from './external.ts';
 import { LocalCluster } from './local.ts';
 import type { Cluster } from './types.ts';
+import type { ZooKeeperVersion } from './zookeeper.ts';
 
 export interface CreateClusterOptions {
   /** Default 'local'; 'auto' is docker when a daemon answers, else local (see resolveBackend). */
@@ -19,10 +20,12 @@ export interface CreateClusterOptions {
   subnet?: string;
   /** backend external: the servers, "host:port,host:port,...". */
   connect?: string;
+  /** The servers' version (local and docker); default 3.8.0, Debian's. 3.9.6 is fetched into the project's cache. */
+  zkVersion?: ZooKeeperVersion;
 }
 
 type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
-  Pick<CreateClusterOptions, 'subnet' | 'connect'>;
+  Pick<CreateClusterOptions, 'subnet' | 'connect' | 'zkVersion'>;
 
 /** Backend name → factory. The docker backend loads on demand: testcontainers takes a second or two to import. */
 const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster | Promise<Cluster>>> = {
@@ -55,7 +58,9 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
     runDir: options.runDir,
     ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
     ...(options.connect === undefined ? {} : { connect: options.connect }),
+    ...(options.zkVersion === undefined ? {} : { zkVersion: options.zkVersion }),
   });
 }
 
 export type { Cluster, Grudge, NodeId, NodeMode, NodeStatus, ServerAddress } from './types.ts';
+export { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from './zookeeper.ts';

@@ -36,7 +36,17 @@ import {
 } from './subnet.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
 import { isSettled, newestLeader, waitForStatus } from './wait.ts';
-import { CLIENT_PORT, ZOOKEEPER_CLASSPATH, fourLetterWord, javaArguments, parseSrvr, zooConfig } from './zookeeper.ts';
+import {
+  CLIENT_PORT,
+  DEFAULT_ZOOKEEPER_VERSION,
+  ZOOKEEPER_CLASSPATH,
+  fourLetterWord,
+  javaArguments,
+  parseSrvr,
+  prepareZooKeeper,
+  zooConfig,
+  type ZooKeeperVersion,
+} from './zookeeper.ts';
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -44,6 +54,8 @@ export interface LocalClusterOptions {
   runDir: string;
   /** CIDR such as 10.213.7.0/24; by default a free /24 of 10.213.0.0/16. */
   subnet?: string;
+  /** The server's version; default 3.8.0 (the system's). Others are fetched into the project's cache at start. */
+  zkVersion?: ZooKeeperVersion;
 }
 
 /** On two shared cores, three JVMs starting and electing can take a while; the bound only catches a stuck start. */
@@ -126,6 +138,10 @@ export class LocalCluster implements Cluster {
     );
   }
 
+  private get zkVersion(): ZooKeeperVersion {
+    return this.options.zkVersion ?? DEFAULT_ZOOKEEPER_VERSION;
+  }
+
   /** A handle on a cluster another process started (the CLI's detached cluster), for status and teardown. */
   static async attach(state: ClusterState): Promise<LocalCluster> {
     if (state.subnet === undefined) throw new ClusterError(`cluster ${state.id} never finished starting`);
@@ -152,6 +168,7 @@ export class LocalCluster implements Cluster {
   /** First start: sweep dead clusters, record ownership, claim a subnet, build the network and the node dirs. */
   private async create(): Promise<void> {
     await checkPrerequisites();
+    await prepareZooKeeper(this.zkVersion);
     await sweep();
     this.unregisterCleanup = registerCleanup(`cluster ${this.id}`, () => this.teardown());
     // The state file exists before any resource does, so a crash at any later point leaves a findable owner.
@@ -226,6 +243,7 @@ export class LocalCluster implements Cluster {
       markers: names.markers(this.id, node.id),
       nodeDir: node.dir,
       configFile: join(node.dir, 'zoo.cfg'),
+      version: this.zkVersion,
     });
     // `ip netns exec` execs java in place, so the child's pid is the server's. Detached: a Ctrl-C aimed at the
     // test must reach our cleanup, not kill servers behind its back; unref: the CLI's `up` exits and leaves them.
