@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { randomInt } from 'node:crypto';
 import { ClusterError } from '../cluster/errors.ts';
+import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
 import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from './exit-codes.ts';
@@ -57,6 +58,7 @@ function runCommand(): Command {
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
+    .addOption(new Option('--zk-version <version>', 'ZooKeeper server version (3.9.6 is fetched into .cache/debs)').choices([...ZOOKEEPER_VERSIONS]).default(DEFAULT_ZOOKEEPER_VERSION))
     .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKENDS]).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--results <dir>', 'where runs are written', 'results')
@@ -66,7 +68,7 @@ function runCommand(): Command {
 interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
-  acquireTimeout: number; nemesisInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number;
+  acquireTimeout: number; nemesisInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
   backend: RunConfig['backend']; connect?: string; results: string;
 }
 
@@ -108,6 +110,7 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
     nodes: flags.nodes,
     tickTimeMs: flags.tickTime,
+    zkVersion: flags.zkVersion,
     backend: flags.backend,
     ...(flags.connect === undefined ? {} : { connect: flags.connect }),
     results: flags.results,

@@ -1,4 +1,5 @@
 /** Everything a run is made of, as flags give it; written whole to results/<run>/config.json. */
+import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { RECIPE_NAMES, type RecipeName } from '../workloads/recipes.ts';
 
 export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter'] as const;
@@ -35,6 +36,8 @@ export interface RunConfig {
   seed: number;
   nodes: number;
   tickTimeMs: number;
+  /** The ZooKeeper servers' version (local and docker backends); absent in runs from before it was selectable: 3.8.0. */
+  zkVersion?: ZooKeeperVersion;
   backend: BackendName;
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
@@ -61,6 +64,7 @@ export function reproduceCommand(config: RunConfig): string {
     `--seed ${config.seed}`,
     `--nodes ${config.nodes}`,
     `--tick-time ${config.tickTimeMs}`,
+    config.zkVersion === undefined ? '' : `--zk-version ${config.zkVersion}`,
     `--backend ${config.backend}`,
     config.connect === undefined ? '' : `--connect ${config.connect}`,
   ].filter((flag) => flag !== '');

@@ -13,7 +13,7 @@ import { NEMESIS_MODULES } from '../nemesis/index.ts';
 import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
 import type { ClientHost, Holder, NemesisContext } from '../nemesis/types.ts';
 import { startFencedResource, type FencedResource } from '../workloads/fenced-resource.ts';
-import { RECIPES } from '../workloads/recipes.ts';
+import { prepareRecipe, type RecipeName, type WorkerLaunch } from '../workloads/recipes.ts';
 import { WorkerProcess } from '../workloads/worker-process.ts';
 import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
 import type { WorkerAnswer, WorkerRequest } from '../workloads/protocol.ts';
@@ -158,6 +158,7 @@ class TestRun {
       tickTimeMs: config.tickTimeMs,
       runDir: this.run.path,
       ...(config.connect === undefined ? {} : { connect: config.connect }),
+      zkVersion: config.zkVersion,
     });
     await this.cluster.start();
     const admin = await AdminSession.connect(this.cluster.connectString());
@@ -183,13 +184,15 @@ class TestRun {
       });
     }
 
-    const command = config.worker === undefined ? [...RECIPES[config.recipe as keyof typeof RECIPES]] : ['sh', '-c', `exec ${config.worker}`];
+    const launch: WorkerLaunch = config.worker === undefined
+      ? await prepareRecipe(config.recipe as RecipeName)
+      : { command: ['sh', '-c', `exec ${config.worker}`], env: process.env };
     const clientsOf = (hostIndex: number): string[] =>
       Array.from({ length: config.clients }, (_, index) => index).filter((index) => index % config.workers === hostIndex).map((index) => `c${index + 1}`);
     await Promise.all(Array.from({ length: config.workers }, async (_, hostIndex) => {
       const name = `w${hostIndex + 1}`;
       const connect = await this.proxy.addClientHost(name);
-      const process = WorkerProcess.spawn({ name, command, logFile: join(this.run.path, 'workers', `${name}.log`) });
+      const process = WorkerProcess.spawn({ name, command: launch.command, env: launch.env, logFile: join(this.run.path, 'workers', `${name}.log`) });
       process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
       process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
       this.hosts.push(new Host(name, process));

@@ -16,6 +16,8 @@ import { WorkerProcess, type OutgoingRequest } from './worker-process.ts';
 export interface ConformanceOptions {
   /** argv of the worker under test. */
   command: readonly string[];
+  /** Its environment (a recipe's WorkerLaunch.env); default: this process's. */
+  env?: NodeJS.ProcessEnv;
   /** Connect string of a running ensemble (straight to the servers). */
   connect: string;
   /** Worker logs go to <logDir>/<case>/<worker>.log. */
@@ -48,7 +50,7 @@ export class CaseFixture {
 
   /** Starts a worker hosting `clients` and waits for init_ok. */
   async worker(name: string, clients: string[], sessionTimeoutMs = SESSION_TIMEOUT_MS): Promise<WorkerProcess> {
-    const worker = WorkerProcess.spawn({ name, command: this.options.command, logFile: join(this.caseDir, `${name}.log`) });
+    const worker = WorkerProcess.spawn({ name, command: this.options.command, env: this.options.env, logFile: join(this.caseDir, `${name}.log`) });
     this.workers.push(worker);
     worker.onEvent((event) => this.events.push({ ...event, worker: name }));
     worker.onProtocolViolation((detail) => this.violations.push(`${name}: ${detail}`));

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 async function startWorker(recipe: 'node-naive' | 'node-safe', host: string, client: string, lockRoot: string): Promise<WorkerProcess> {
-  const worker = WorkerProcess.spawn({ name: host, command: RECIPES[recipe], logFile: join(runDir, `${recipe}-${host}.log`) });
+  const worker = WorkerProcess.spawn({ name: host, ...RECIPES[recipe].launch(), logFile: join(runDir, `${recipe}-${host}.log`) });
   started.push(worker);
   const answer = await worker.init({
     type: 'init', protocolVersion: WORKER_PROTOCOL_VERSION, connect: hosts.get(host)!, sessionTimeoutMs: 4_000, clients: [client], lockRoot, options: {},
