@@ -234,11 +234,12 @@ class Worker:
         # All sessions connect at once: hundreds one after another would take seconds.
         for client in clients.values():
             client.zk.start_async()
-        deadline_s = max(CONNECT_TIMEOUT_FLOOR_S, 3 * request["sessionTimeoutMs"] / 1000.0)
-        unconnected = [c.id for c in clients.values() if not c.announced.wait(deadline_s)]
+        wait_s = max(CONNECT_TIMEOUT_FLOOR_S, 3 * request["sessionTimeoutMs"] / 1000.0)
+        deadline = time.monotonic() + wait_s
+        unconnected = [c.id for c in clients.values() if not c.announced.wait(max(0.0, deadline - time.monotonic()))]
         if unconnected:
             return answer("error", "could not connect %d of %d clients to %s within %.0f s (first: %s)"
-                          % (len(unconnected), len(clients), request["connect"], deadline_s, unconnected[0]))
+                          % (len(unconnected), len(clients), request["connect"], wait_s, unconnected[0]))
         return answer("init_ok")
 
     def perform(self, request):
