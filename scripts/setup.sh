@@ -5,7 +5,8 @@
 set -euo pipefail
 purpose=${1:-run}
 
-packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps)
+# debian-archive-keyring: src/debs.ts checks Debian trixie's and forky's signatures with it (Ubuntu lacks it by default).
+packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring)
 # Docker's own packages (docker-ce) count as Docker too; debootstrap builds the base image only when no BASE_IMAGE
 # (from a registry) is given; compose is for docker-compose.yml by hand, so only the docker purpose wants it.
 docker_packages=()
