@@ -22,12 +22,11 @@ import { validateOptions } from './local.ts';
 import { claimSubnet, names, newClusterId, processStartTime } from './resources.ts';
 import { formatSubnet, freePoolSubnets, hostAddress, nodeAddress, parseSubnet, refuseOverlap, type Subnet } from './subnet.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { isSettled, newestLeader, waitForStatus, waitUntil } from './wait.ts';
+import { Ensemble } from './ensemble.ts';
+import { isSettled, waitForStatus, waitUntil } from './wait.ts';
 import {
   CLIENT_PORT,
   DEFAULT_ZOOKEEPER_VERSION,
-  fourLetterWord,
-  parseSrvr,
   prepareZooKeeper,
   serverJarMounts,
   zooConfig,
@@ -75,7 +74,7 @@ interface DockerNode {
   rulesPending: boolean;
 }
 
-export class DockerCluster implements Cluster {
+export class DockerCluster extends Ensemble implements Cluster {
   readonly backend = 'docker';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
@@ -85,6 +84,7 @@ export class DockerCluster implements Cluster {
   private unregisterCleanup: (() => void) | undefined;
 
   constructor(private readonly options: DockerClusterOptions) {
+    super();
     validateOptions(options);
     this.id = newClusterId();
     this.nodeIds = Array.from({ length: options.nodes }, (_, index) => index + 1);
@@ -306,20 +306,7 @@ export class DockerCluster implements Cluster {
     // Docker's view is the truth: a server that died on its own stopped its container and shows as killed.
     const state = await this.containerState(id);
     if (state !== 'running') return { id, state, mode: 'not-serving' };
-    try {
-      return { id, state, ...parseSrvr(await this.fourLetterWord(id, 'srvr')) };
-    } catch {
-      return { id, state, mode: 'not-serving' };
-    }
-  }
-
-  /** The leader; while an isolated old leader has not yet noticed, the one of the newest epoch (highest zxid). */
-  async leader(): Promise<NodeId | undefined> {
-    return newestLeader(await this.status());
-  }
-
-  fourLetterWord(id: NodeId, word: string): Promise<string> {
-    return fourLetterWord(this.clientAddress(id), word);
+    return this.runningStatus(id);
   }
 
   clientAddress(id: NodeId): ServerAddress {
@@ -330,10 +317,6 @@ export class DockerCluster implements Cluster {
   private requireSubnet(): Subnet {
     if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
     return this.subnet;
-  }
-
-  connectString(): string {
-    return this.nodeIds.map((id) => `${this.clientAddress(id).host}:${CLIENT_PORT}`).join(',');
   }
 
   logFiles(): Map<NodeId, string> {

@@ -5,8 +5,7 @@
  */
 import { ClusterError } from './errors.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { newestLeader } from './wait.ts';
-import { fourLetterWord, parseSrvr } from './zookeeper.ts';
+import { Ensemble } from './ensemble.ts';
 
 /** "host:port,host:port" → addresses; node ids follow the order given, from 1. */
 export function parseConnectString(connect: string): ServerAddress[] {
@@ -19,12 +18,13 @@ export function parseConnectString(connect: string): ServerAddress[] {
   });
 }
 
-export class ExternalCluster implements Cluster {
+export class ExternalCluster extends Ensemble implements Cluster {
   readonly backend = 'external';
   readonly nodeIds: readonly NodeId[];
   private readonly addresses: ServerAddress[];
 
   constructor(connect: string) {
+    super();
     this.addresses = parseConnectString(connect);
     this.nodeIds = this.addresses.map((_, index) => index + 1);
   }
@@ -56,32 +56,15 @@ export class ExternalCluster implements Cluster {
     return this.refuse('partition');
   }
 
-  async status(): Promise<NodeStatus[]> {
-    return Promise.all(this.nodeIds.map(async (id): Promise<NodeStatus> => {
-      try {
-        return { id, state: 'running', ...parseSrvr(await this.fourLetterWord(id, 'srvr')) };
-      } catch {
-        return { id, state: 'running', mode: 'not-serving' };
-      }
-    }));
-  }
-
-  async leader(): Promise<NodeId | undefined> {
-    return newestLeader(await this.status());
-  }
-
-  fourLetterWord(id: NodeId, word: string): Promise<string> {
-    return fourLetterWord(this.clientAddress(id), word);
+  /** Servers it does not own always count as running; whether they serve, srvr says. */
+  status(): Promise<NodeStatus[]> {
+    return Promise.all(this.nodeIds.map((id) => this.runningStatus(id)));
   }
 
   clientAddress(id: NodeId): ServerAddress {
     const address = this.addresses[id - 1];
     if (address === undefined) throw new ClusterError(`no server zk${id} in ${this.connectString()}`);
     return address;
-  }
-
-  connectString(): string {
-    return this.addresses.map(({ host, port }) => `${host}:${port}`).join(',');
   }
 
   logFiles(): Map<NodeId, string> {

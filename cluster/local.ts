@@ -35,14 +35,13 @@ import {
   type Subnet,
 } from './subnet.ts';
 import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { isSettled, newestLeader, waitForStatus } from './wait.ts';
+import { Ensemble } from './ensemble.ts';
+import { isSettled, waitForStatus } from './wait.ts';
 import {
   CLIENT_PORT,
   DEFAULT_ZOOKEEPER_VERSION,
   ZOOKEEPER_CLASSPATH,
-  fourLetterWord,
   javaArguments,
-  parseSrvr,
   prepareZooKeeper,
   zooConfig,
   type ZooKeeperVersion,
@@ -108,7 +107,7 @@ export function validateOptions(options: LocalClusterOptions): void {
   if (options.subnet !== undefined) checkCapacity(parseSubnet(options.subnet), options.nodes);
 }
 
-export class LocalCluster implements Cluster {
+export class LocalCluster extends Ensemble implements Cluster {
   readonly backend = 'local';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
@@ -120,6 +119,7 @@ export class LocalCluster implements Cluster {
     private readonly options: LocalClusterOptions,
     existing?: { id: string; subnet: string; pids: Map<NodeId, number> },
   ) {
+    super();
     validateOptions(options);
     this.id = existing?.id ?? newClusterId();
     this.subnet = existing ? parseSubnet(existing.subnet) : undefined;
@@ -344,20 +344,7 @@ export class LocalCluster implements Cluster {
     const alive = pid !== undefined && (await processStartTime(pid)) !== undefined;
     if (!alive) return { id, state: 'killed', mode: 'not-serving' };
     if (await isStopped(pid)) return { id, state: 'paused', mode: 'not-serving' };
-    try {
-      return { id, state: 'running', ...parseSrvr(await this.fourLetterWord(id, 'srvr')) };
-    } catch {
-      return { id, state: 'running', mode: 'not-serving' };
-    }
-  }
-
-  /** The leader; while an isolated old leader has not yet noticed, the one of the newest epoch (highest zxid). */
-  async leader(): Promise<NodeId | undefined> {
-    return newestLeader(await this.status());
-  }
-
-  fourLetterWord(id: NodeId, word: string): Promise<string> {
-    return fourLetterWord(this.clientAddress(id), word);
+    return this.runningStatus(id);
   }
 
   clientAddress(id: NodeId): ServerAddress {
@@ -368,10 +355,6 @@ export class LocalCluster implements Cluster {
   private requireSubnet(): Subnet {
     if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
     return this.subnet;
-  }
-
-  connectString(): string {
-    return this.nodeIds.map((id) => `${this.clientAddress(id).host}:${CLIENT_PORT}`).join(',');
   }
 
   logFiles(): Map<NodeId, string> {
