@@ -11,6 +11,8 @@ export const HISTORY_VERSION = 1;
 export type OpFunction = 'acquire' | 'release' | 'read' | 'fenced-write';
 export type Outcome = 'ok' | 'fail' | 'info';
 export type AcquireMode = 'try' | 'blocking';
+/** The side of a read/write lock (workload rwlock); an op without it is about the exclusive lock. */
+export type LockAccess = 'read' | 'write';
 
 /**
  * One client operation: an `invoke` line, then exactly one completion line (`ok`, `fail` or `info`) with the
@@ -30,6 +32,8 @@ export interface OpLine {
   worker: string;
   lock?: string;
   mode?: AcquireMode;
+  /** acquire and release of a read/write lock: which side. Absent: the exclusive lock. */
+  access?: LockAccess;
   timeoutMs?: number;
   /** fenced-write: the value written; read: the value read (on ok). */
   value?: number;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { LockChild } from '../src/history.ts';
 import { AdminSession } from '../src/zk-admin.ts';
 import { startFencedResource } from './fenced-resource.ts';
-import { ANSWER_ERRORS, WORKER_PROTOCOL_VERSION, type WorkerAnswer, type WorkerEvent } from './protocol.ts';
+import { ANSWER_ERRORS, WORKER_FEATURES, WORKER_PROTOCOL_VERSION, type LockAccess, type WorkerAnswer, type WorkerEvent } from './protocol.ts';
 import { WorkerProcess, type OutgoingRequest } from './worker-process.ts';
 
 export interface ConformanceOptions {
@@ -43,6 +43,8 @@ export class CaseFixture {
   readonly events: (WorkerEvent & { worker: string })[] = [];
   /** Lines on stdout that broke the protocol; a conforming worker has none. */
   readonly violations: string[] = [];
+  /** The features the last worker started announced in init_ok (every worker of one command announces the same). */
+  features: readonly string[] = [];
   private readonly workers: WorkerProcess[] = [];
   private admin: AdminSession | undefined;
 
@@ -58,6 +60,7 @@ export class CaseFixture {
       type: 'init', protocolVersion: WORKER_PROTOCOL_VERSION, connect: this.options.connect, sessionTimeoutMs, clients, lockRoot: this.lockRoot, options: {},
     });
     assert.equal(answer.type, 'init_ok', `worker ${name} init: ${JSON.stringify(answer)}`);
+    this.features = answer.features ?? [];
     return worker;
   }
 
@@ -89,9 +92,27 @@ function expectAnswer(answer: WorkerAnswer, type: WorkerAnswer['type'], what: st
   if (error !== undefined) assert.equal(answer.error, error, detail);
 }
 
-const acquire = (client: string, lock: string, mode: 'try' | 'blocking', timeoutMs?: number): OutgoingRequest =>
-  ({ type: 'acquire', client, lock, mode, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
-const release = (client: string, lock: string): OutgoingRequest => ({ type: 'release', client, lock });
+const acquire = (client: string, lock: string, mode: 'try' | 'blocking', timeoutMs?: number, access?: LockAccess): OutgoingRequest =>
+  ({ type: 'acquire', client, lock, mode, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(access === undefined ? {} : { access }) });
+const release = (client: string, lock: string, access?: LockAccess): OutgoingRequest =>
+  ({ type: 'release', client, lock, ...(access === undefined ? {} : { access }) });
+
+/** A request in flight, with the moment its answer came (undefined while it waits). */
+function inFlight(answer: Promise<WorkerAnswer>): { answer: Promise<WorkerAnswer>; answeredAt: () => number | undefined } {
+  let answeredAt: number | undefined;
+  return { answer: answer.then((value) => ((answeredAt = performance.now()), value)), answeredAt: () => answeredAt };
+}
+
+/** How long a case lets a request wait to show that it waits. */
+const WAITS_MS = 1_500;
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An acquire ok names a node of the lock, and its token is that node's czxid (or null). */
+async function expectHolderNode(fixture: CaseFixture, lock: string, answer: WorkerAnswer, what: string): Promise<void> {
+  const node = (await fixture.children(lock)).find((child) => child.path === answer.node);
+  assert.ok(node !== undefined, `${what}: the answer names a node of the lock: ${JSON.stringify(answer)}`);
+  if (answer.token !== null) assert.equal(answer.token, node.czxid, `${what}: the token is the czxid of its node`);
+}
 
 export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   {
@@ -234,6 +255,79 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
       expectAnswer(again, 'ok', 'a1 acquires again, on a new session');
       assert.notEqual(again.session, held.get('a1')!.session, 'a new session after the expiry');
       expectAnswer(await holders.request(release('a1', 'expiry1')), 'ok', 'a1 release on its new session');
+    },
+  },
+  {
+    name: 'read/write lock (workers announcing read-write): readers share, a writer excludes readers and writers',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1']), await fixture.worker('w2', ['b1', 'b2'])];
+      if (!fixture.features.includes(WORKER_FEATURES.readWrite)) return;
+      const lock = 'rw';
+      const sideways = '{"id": 900101, "type": "acquire", "client": "a1", "lock": "rw", "mode": "try", "access": "sideways"}';
+      expectAnswer(await w1.sendRaw(sideways, 900101), 'error', sideways);
+      const readers = [[w1, 'a1'], [w2, 'b1']] as const;
+      for (const [worker, client] of readers) {
+        const read = await worker.request(acquire(client, lock, 'try', undefined, 'read'));
+        expectAnswer(read, 'ok', `${client} read try-lock while only readers hold`);
+        await expectHolderNode(fixture, lock, read, `${client} read`);
+      }
+      expectAnswer(await w2.request(acquire('b2', lock, 'try', undefined, 'write')), 'fail', 'b2 write try-lock while two readers hold', ANSWER_ERRORS.held);
+      assert.equal((await fixture.children(lock)).length, 2, 'the failed writer left no node');
+      expectAnswer(await w1.request(release('a1', lock, 'write')), 'fail', 'a1 release of the write side it does not hold', ANSWER_ERRORS.notHeld);
+
+      const writer = inFlight(w2.request(acquire('b2', lock, 'blocking', PATIENT_TIMEOUT_MS, 'write')));
+      await pause(WAITS_MS);
+      assert.equal(writer.answeredAt(), undefined, 'b2 must wait while readers hold');
+      expectAnswer(await w1.request(release('a1', lock, 'read')), 'ok', 'a1 read release');
+      await pause(WAITS_MS);
+      assert.equal(writer.answeredAt(), undefined, 'b2 must wait while b1 still reads');
+      const lastReaderGoneAt = performance.now();
+      expectAnswer(await w2.request(release('b1', lock, 'read')), 'ok', 'b1 read release');
+      const written = await writer.answer;
+      expectAnswer(written, 'ok', 'b2 write acquire once both readers released');
+      assert.ok(writer.answeredAt()! > lastReaderGoneAt, 'b2 got the write lock only after the last reader released');
+      await expectHolderNode(fixture, lock, written, 'b2 write');
+
+      expectAnswer(await w1.request(acquire('a1', lock, 'try', undefined, 'read')), 'fail', 'a1 read try-lock while a writer holds', ANSWER_ERRORS.held);
+      expectAnswer(await w2.request(acquire('b1', lock, 'try', undefined, 'write')), 'fail', 'b1 write try-lock while a writer holds', ANSWER_ERRORS.held);
+      const reader = inFlight(w1.request(acquire('a1', lock, 'blocking', PATIENT_TIMEOUT_MS, 'read')));
+      await pause(WAITS_MS);
+      assert.equal(reader.answeredAt(), undefined, 'a1 must wait while b2 writes');
+      const writerGoneAt = performance.now();
+      expectAnswer(await w2.request(release('b2', lock, 'write')), 'ok', 'b2 write release');
+      expectAnswer(await reader.answer, 'ok', 'a1 read acquire once the writer released');
+      assert.ok(reader.answeredAt()! > writerGoneAt, 'a1 got the read lock only after b2 released');
+      expectAnswer(await w1.request(release('a1', lock, 'read')), 'ok', 'a1 read release');
+      assert.deepEqual(await fixture.children(lock), [], 'no node left after every release');
+    },
+  },
+  {
+    name: 'downgrade (workers announcing downgrade): write, read, release write leaves a reader; others refuse the read',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1']), await fixture.worker('w2', ['b1'])];
+      if (!fixture.features.includes(WORKER_FEATURES.readWrite)) return;
+      const lock = 'downgrade';
+      const write = await w1.request(acquire('a1', lock, 'try', undefined, 'write'));
+      expectAnswer(write, 'ok', 'a1 write try-lock');
+      if (!fixture.features.includes(WORKER_FEATURES.downgrade)) {
+        // Without downgrade, the read side waits behind the client's own write hold: it never answers ok.
+        const read = await w1.request(acquire('a1', lock, 'blocking', WAITS_MS, 'read'));
+        assert.ok(read.type === 'fail' || read.type === 'error', `a1 read under its own write hold, without downgrade: ${JSON.stringify(read)}`);
+        expectAnswer(await w1.request(release('a1', lock, 'write')), 'ok', 'a1 write release');
+        assert.deepEqual(await fixture.children(lock), [], 'no node left');
+        return;
+      }
+      const read = await w1.request(acquire('a1', lock, 'blocking', WAITS_MS, 'read'));
+      expectAnswer(read, 'ok', 'a1 read acquire while holding the write side (downgrade)');
+      await expectHolderNode(fixture, lock, read, 'a1 read');
+      assert.notEqual(read.node, write.node, 'the read side has a node of its own');
+      expectAnswer(await w1.request(release('a1', lock, 'write')), 'ok', 'a1 write release: a1 now only reads');
+      expectAnswer(await w2.request(acquire('b1', lock, 'try', undefined, 'write')), 'fail', 'b1 write try-lock while a1 reads', ANSWER_ERRORS.held);
+      expectAnswer(await w2.request(acquire('b1', lock, 'try', undefined, 'read')), 'ok', 'b1 read try-lock beside reader a1');
+      for (const [worker, client] of [[w1, 'a1'], [w2, 'b1']] as const) {
+        expectAnswer(await worker.request(release(client, lock, 'read')), 'ok', `${client} read release`);
+      }
+      assert.deepEqual(await fixture.children(lock), [], 'no node left after every release');
     },
   },
   {

@@ -5,8 +5,30 @@
  * A worker never gives a definite answer under indefinite conditions (timeout, connection loss).
  */
 import { z } from 'zod';
+import type { LockAccess as HistoryLockAccess } from '../src/history.ts';
 
 export const WORKER_PROTOCOL_VERSION = 1;
+
+/**
+ * Which side of a read/write lock a request is about (revision 1.1, additive). Absent: the exclusive lock. A client
+ * may hold the read and the write side of one lock at once (downgrading: write, then read, then release write).
+ */
+export const LockAccess = z.enum(['read', 'write'] as const satisfies readonly HistoryLockAccess[]);
+export type LockAccess = z.infer<typeof LockAccess>;
+
+/**
+ * What a worker announces in `init_ok` beyond the exclusive lock. The runner sends `access` only to a worker that
+ * announced `read-write`, and downgrades only with one that announced `downgrade`.
+ */
+export const WORKER_FEATURES = {
+  /** acquire and release take `access`: the read and the write side of a shared lock. */
+  readWrite: 'read-write',
+  /** A client holding the write side may acquire the read side, then release the write side (Curator's downgrade). */
+  downgrade: 'downgrade',
+} as const;
+
+/** A client holds at most one hold per lock and side; this names it (the exclusive lock: the lock's name). */
+export const holdKey = (lock: string, access: LockAccess | undefined): string => (access === undefined ? lock : `${lock}\u0000${access}`);
 
 const base = { id: z.number().int().nonnegative() };
 
@@ -32,9 +54,10 @@ export const AcquireRequest = z.object({
   mode: z.enum(['try', 'blocking']),
   /** blocking only: give up after this long (answer fail when the recipe says it did not get the lock). */
   timeoutMs: z.number().int().positive().optional(),
+  access: LockAccess.optional(),
 });
 
-export const ReleaseRequest = z.object({ ...base, type: z.literal('release'), client: z.string(), lock: z.string() });
+export const ReleaseRequest = z.object({ ...base, type: z.literal('release'), client: z.string(), lock: z.string(), access: LockAccess.optional() });
 
 /** While holding `lock`: POST {client, token, value} to `resource` with the client's own fence token. */
 export const FencedWriteRequest = z.object({
@@ -65,6 +88,8 @@ export const WorkerAnswer = z.object({
   /** read ok: the value. */
   value: z.number().optional(),
   error: z.string().optional(),
+  /** init_ok: the WORKER_FEATURES the worker supports (absent: the exclusive lock only). */
+  features: z.array(z.string()).optional(),
 });
 export type WorkerAnswer = z.infer<typeof WorkerAnswer>;
 

@@ -1,5 +1,5 @@
-// Curator worker: drives Apache Curator's InterProcessMutex, exactly as Debian ships it, through
-// docs/worker-protocol.md. One process is one client host: one CuratorFramework (one ZooKeeper session) per
+// Curator worker: drives Apache Curator's InterProcessMutex and InterProcessReadWriteLock, exactly as Debian ships
+// them, through docs/worker-protocol.md. One process is one client host: one CuratorFramework (one ZooKeeper session) per
 // client id. A single-file source program: `java -cp <CURATOR_CLASSPATH> Worker.java`, no build step.
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -33,9 +33,11 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.BoundedExponentialBackoffRetry;
 import org.apache.zookeeper.KeeperException;
@@ -54,6 +56,9 @@ public class Worker {
     // `error` strings with a fixed meaning: ANSWER_ERRORS in workloads/protocol.ts.
     static final String HELD = "held", TIMEOUT = "timeout", SESSION_EXPIRED = "session expired", LOST = "lost",
         NOT_HELD = "not held", ALREADY_HELD = "already held", BUSY = "busy", REJECTED = "rejected";
+
+    /** WORKER_FEATURES in workloads/protocol.ts: Curator documents downgrading (write, then read, release write). */
+    static final List<String> FEATURES = List.of("read-write", "downgrade");
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -130,8 +135,10 @@ public class Worker {
             new Field("sessionTimeoutMs", Kind.INTEGER, true), new Field("clients", Kind.ARRAY, true),
             new Field("lockRoot", Kind.STRING, true), new Field("options", Kind.OBJECT, false)),
         "acquire", List.of(new Field("client", Kind.STRING, true), new Field("lock", Kind.STRING, true),
-            new Field("mode", Kind.STRING, true), new Field("timeoutMs", Kind.INTEGER, false)),
-        "release", List.of(new Field("client", Kind.STRING, true), new Field("lock", Kind.STRING, true)),
+            new Field("mode", Kind.STRING, true), new Field("timeoutMs", Kind.INTEGER, false),
+            new Field("access", Kind.STRING, false)),
+        "release", List.of(new Field("client", Kind.STRING, true), new Field("lock", Kind.STRING, true),
+            new Field("access", Kind.STRING, false)),
         "fenced-write", List.of(new Field("client", Kind.STRING, true), new Field("lock", Kind.STRING, true),
             new Field("resource", Kind.STRING, true), new Field("value", Kind.INTEGER, true)),
         "read", List.of(new Field("client", Kind.STRING, true), new Field("resource", Kind.STRING, true)));
@@ -185,6 +192,12 @@ public class Worker {
                 throw new BadRequest("acquire: timeoutMs must be positive");
             }
         }
+        if (kind.equals("acquire") || kind.equals("release")) {
+            String access = request.path("access").asText("read");
+            if (!access.equals("read") && !access.equals("write")) {
+                throw new BadRequest(kind + ": access must be 'read' or 'write' (or absent, the exclusive lock)");
+            }
+        }
         if (kind.equals("init")) {
             JsonNode clients = request.get("clients");
             boolean allStrings = clients.size() > 0;
@@ -195,20 +208,58 @@ public class Worker {
 
     // --- one ZooKeeper session per client ------------------------------------------------------------------
 
-    /** InterProcessMutex keeps the node of the thread that holds it; this lets us read that node's czxid. */
+    // Curator's mutexes keep the node of the thread that holds them (getLockPath(), protected in 5.4.0); these
+    // subclasses let us read that node's czxid. Only on the thread that acquired.
+
     static final class FencedMutex extends InterProcessMutex {
         FencedMutex(CuratorFramework curator, String path) { super(curator, path); }
-        /** Only on the thread that acquired. */
         String ownNode() { return getLockPath(); }
     }
 
+    static final class FencedWriteLock extends InterProcessReadWriteLock.WriteLock {
+        FencedWriteLock(CuratorFramework curator, String path) { super(curator, path, null); }
+        String ownNode() { return getLockPath(); }
+    }
+
+    static final class FencedReadLock extends InterProcessReadWriteLock.ReadLock {
+        FencedReadLock(CuratorFramework curator, String path, FencedWriteLock write) { super(curator, path, null, write); }
+        String ownNode() { return getLockPath(); }
+    }
+
+    /** InterProcessReadWriteLock built from the subclasses above (its constructor for subclasses). */
+    static final class FencedReadWriteLock extends InterProcessReadWriteLock {
+        private final FencedWriteLock write;
+        private final FencedReadLock read;
+
+        private FencedReadWriteLock(FencedWriteLock write, FencedReadLock read) {
+            super(write, read);
+            this.write = write;
+            this.read = read;
+        }
+
+        static FencedReadWriteLock create(CuratorFramework curator, String path) {
+            FencedWriteLock write = new FencedWriteLock(curator, path);
+            return new FencedReadWriteLock(write, new FencedReadLock(curator, path, write));
+        }
+
+        LockSide side(String access) {
+            return access.equals("read") ? new LockSide(readLock(), read::ownNode) : new LockSide(writeLock(), write::ownNode);
+        }
+    }
+
+    /** What an acquire works on: the mutex to acquire and release, and how to learn its node once acquired. */
+    record LockSide(InterProcessMutex mutex, Supplier<String> ownNode) {}
+
+    /** One hold per lock and side; `access` null is the exclusive lock. */
+    record HoldKey(String lock, String access) {}
+
     /** What a client believes it holds: the mutex (to release it), its node, token (null: unknown) and session. */
     static final class Hold {
-        final FencedMutex mutex;
+        final InterProcessMutex mutex;
         final String node;
         volatile Long token;
         volatile String session;
-        Hold(FencedMutex mutex, String node, String session) {
+        Hold(InterProcessMutex mutex, String node, String session) {
             this.mutex = mutex;
             this.node = node;
             this.session = session;
@@ -221,7 +272,12 @@ public class Worker {
         // InterProcessMutex belongs to the thread that acquired it: every acquire and release of a client runs on
         // that client's own thread.
         final ExecutorService lockThread;
-        final Map<String, Hold> holds = new ConcurrentHashMap<>();
+        final Map<HoldKey, Hold> holds = new ConcurrentHashMap<>();
+        /**
+         * lock → the InterProcessReadWriteLock of the client's holds on it. Downgrading needs the same instance for
+         * both sides; once neither side is held, the next acquire takes a fresh one (a kept one would re-enter).
+         */
+        final Map<String, FencedReadWriteLock> sharedLocks = new ConcurrentHashMap<>();
         final AtomicBoolean busy = new AtomicBoolean();
         final CountDownLatch announced = new CountDownLatch(1);
         /** The session of the last `connected` event, reported again on disconnect and expiry. */
@@ -353,10 +409,10 @@ public class Worker {
     ObjectNode perform(Client client, String type, JsonNode request) {
         if (type.equals("acquire")) return acquire(client, request);
         if (type.equals("read")) return readResource(request.get("resource").asText());
-        String name = request.get("lock").asText();
-        Hold hold = client.holds.get(name);
+        HoldKey key = new HoldKey(request.get("lock").asText(), request.path("access").asText(null));
+        Hold hold = client.holds.get(key);
         if (hold == null) return answer("fail", NOT_HELD, client.currentSession());
-        if (type.equals("release")) return release(client, name, hold);
+        if (type.equals("release")) return release(client, key, hold);
         return writeResource(request.get("resource").asText(), client.id, hold, request.get("value").asLong());
     }
 
@@ -392,15 +448,17 @@ public class Worker {
             return answer("error", "could not connect " + unconnected.size() + " of " + clients.size() + " clients to "
                 + connect + " within " + waitMs + " ms (first: " + unconnected.get(0) + ")", null);
         }
-        return answer("init_ok", null, null);
+        ObjectNode ok = answer("init_ok", null, null);
+        FEATURES.forEach(ok.putArray("features")::add);
+        return ok;
     }
 
     /** On the client's lock thread. */
     ObjectNode acquire(Client client, JsonNode request) {
-        String name = request.get("lock").asText();
-        if (client.holds.containsKey(name)) return answer("fail", ALREADY_HELD, client.currentSession());
-        // A fresh mutex per attempt, like the kazoo worker's fresh Lock: a kept one would re-enter.
-        FencedMutex mutex = new FencedMutex(client.curator, lockRoot + "/" + name);
+        HoldKey key = new HoldKey(request.get("lock").asText(), request.path("access").asText(null));
+        if (client.holds.containsKey(key)) return answer("fail", ALREADY_HELD, client.currentSession());
+        LockSide side = lockSide(client, key);
+        InterProcessMutex mutex = side.mutex();
         boolean acquired;
         String refusal;
         try {
@@ -416,13 +474,18 @@ public class Worker {
                 acquired = true;
             }
         } catch (KeeperException.SessionExpiredException e) {
+            forgetUnheldSharedLock(client, key.lock());
             return answer("fail", SESSION_EXPIRED, client.currentSession());
         } catch (Exception e) {
+            forgetUnheldSharedLock(client, key.lock());
             return answer("info", "acquire: " + describe(e), client.currentSession());
         }
-        if (!acquired) return answer("fail", refusal, client.currentSession());
-        Hold hold = new Hold(mutex, mutex.ownNode(), client.currentSession());
-        client.holds.put(name, hold);
+        if (!acquired) {
+            forgetUnheldSharedLock(client, key.lock());
+            return answer("fail", refusal, client.currentSession());
+        }
+        Hold hold = new Hold(mutex, side.ownNode().get(), client.currentSession());
+        client.holds.put(key, hold);
         // The fence token: the czxid of our own lock node, read right after acquiring.
         Stat stat;
         try {
@@ -440,10 +503,32 @@ public class Worker {
         return answer("ok", null, hold.session).put("token", hold.token).put("node", hold.node);
     }
 
+    /**
+     * The mutex for one attempt: a fresh InterProcessMutex for the exclusive lock, like the kazoo worker's fresh Lock
+     * (a kept one would re-enter); a side of the client's InterProcessReadWriteLock of that lock for the others.
+     */
+    LockSide lockSide(Client client, HoldKey key) {
+        String path = lockRoot + "/" + key.lock();
+        if (key.access() == null) {
+            FencedMutex mutex = new FencedMutex(client.curator, path);
+            return new LockSide(mutex, mutex::ownNode);
+        }
+        return client.sharedLocks.computeIfAbsent(key.lock(), lock -> FencedReadWriteLock.create(client.curator, path)).side(key.access());
+    }
+
+    /** Once the client holds neither side of `lock`, its InterProcessReadWriteLock goes: the next acquire starts afresh. */
+    static void forgetUnheldSharedLock(Client client, String lock) {
+        if (!client.holds.containsKey(new HoldKey(lock, "read")) && !client.holds.containsKey(new HoldKey(lock, "write"))) {
+            client.sharedLocks.remove(lock);
+        }
+    }
+
     /** On the client's lock thread: the one that acquired. */
-    ObjectNode release(Client client, String name, Hold hold) {
+    ObjectNode release(Client client, HoldKey key, Hold hold) {
+        String name = key.lock();
         // Whatever the answer, the client no longer believes it holds the lock.
-        client.holds.remove(name);
+        client.holds.remove(key);
+        forgetUnheldSharedLock(client, name);
         // Curator's release succeeds even when the node already went with an expired session: look first.
         Boolean lost;
         try {

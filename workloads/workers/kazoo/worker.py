@@ -15,7 +15,7 @@ import urllib.request
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, LockTimeout, NoNodeError, SessionExpiredError
 from kazoo.protocol.states import KazooState
-from kazoo.recipe.lock import Lock
+from kazoo.recipe.lock import Lock, ReadLock, WriteLock
 from kazoo.retry import KazooRetry, RetryFailedError
 
 PROTOCOL_VERSION = 1
@@ -32,6 +32,11 @@ HELD, TIMEOUT, SESSION_EXPIRED, LOST = "held", "timeout", "session expired", "lo
 NOT_HELD, ALREADY_HELD, BUSY, REJECTED = "not held", "already held", "busy", "rejected"
 
 LIBRARY_ERRORS = (KazooException, RetryFailedError)
+
+# acquire's `access` -> kazoo's recipe: none is the exclusive Lock, read and write the sides of the shared lock.
+LOCK_CLASSES = {None: Lock, "read": ReadLock, "write": WriteLock}
+# WORKER_FEATURES in workloads/protocol.ts. No downgrade: kazoo's ReadLock waits behind its own client's WriteLock.
+FEATURES = ["read-write"]
 
 log = logging.getLogger("kazoo-worker")
 
@@ -86,8 +91,8 @@ REQUEST_FIELDS = {
     "init": {"protocolVersion": (INTEGER, True), "connect": (STRING, True), "sessionTimeoutMs": (INTEGER, True),
              "clients": (ARRAY, True), "lockRoot": (STRING, True), "options": (OBJECT, False)},
     "acquire": {"client": (STRING, True), "lock": (STRING, True), "mode": (STRING, True),
-                "timeoutMs": (INTEGER, False)},
-    "release": {"client": (STRING, True), "lock": (STRING, True)},
+                "timeoutMs": (INTEGER, False), "access": (STRING, False)},
+    "release": {"client": (STRING, True), "lock": (STRING, True), "access": (STRING, False)},
     "fenced-write": {"client": (STRING, True), "lock": (STRING, True), "resource": (STRING, True),
                      "value": (INTEGER, True)},
     "read": {"client": (STRING, True), "resource": (STRING, True)},
@@ -131,6 +136,8 @@ def check_fields(request):
             raise BadRequest("acquire: mode must be 'try' or 'blocking'")
         if request.get("timeoutMs", 1) <= 0:
             raise BadRequest("acquire: timeoutMs must be positive")
+    if kind in ("acquire", "release") and request.get("access") not in LOCK_CLASSES:
+        raise BadRequest("%s: access must be 'read' or 'write' (or absent, the exclusive lock)" % kind)
     if kind == "init" and (not request["clients"] or not all(isinstance(c, str) for c in request["clients"])):
         raise BadRequest("init: clients must be a non-empty list of strings")
 
@@ -153,7 +160,7 @@ class Client:
         self.announced = threading.Event()  # the first `connected` event is out
         self.closing = False
         self.busy = False
-        self.holds = {}  # lock name -> Hold
+        self.holds = {}  # (lock name, access) -> Hold; access None is the exclusive lock
         self.state_lock = threading.Lock()  # guards busy and holds
         timeout_s = session_timeout_ms / 1000.0
         retry_deadline_s = COMMAND_RETRY_SESSIONS * timeout_s + COMMAND_RETRY_MARGIN_S
@@ -240,7 +247,7 @@ class Worker:
         if unconnected:
             return answer("error", "could not connect %d of %d clients to %s within %.0f s (first: %s)"
                           % (len(unconnected), len(clients), request["connect"], wait_s, unconnected[0]))
-        return answer("init_ok")
+        return answer("init_ok", features=FEATURES)
 
     def perform(self, request):
         """Runs one lock or resource request for its client, which has no other request in progress."""
@@ -250,21 +257,23 @@ class Worker:
             return self.acquire(client, request)
         if kind == "read":
             return read_resource(request["resource"])
+        key = (request["lock"], request.get("access"))
         with client.state_lock:
-            hold = client.holds.get(request["lock"])
+            hold = client.holds.get(key)
         if hold is None:
             return answer("fail", NOT_HELD, session=client.current_session())
         if kind == "release":
-            return self.release(client, request["lock"], hold)
+            return self.release(client, key, hold)
         return write_resource(request["resource"], client.id, hold, request["value"])
 
     def acquire(self, client, request):
-        name = request["lock"]
+        name, access = request["lock"], request.get("access")
+        key = (name, access)
         with client.state_lock:
-            if name in client.holds:
+            if key in client.holds:
                 return answer("fail", ALREADY_HELD, session=client.current_session())
         # A fresh Lock object per attempt, as in kazoo issue #732's report.
-        lock = Lock(client.zk, self.lock_root + "/" + name)
+        lock = LOCK_CLASSES[access](client.zk, self.lock_root + "/" + name)
         try:
             if request["mode"] == "try":
                 acquired, refusal = lock.acquire(blocking=False), HELD
@@ -283,7 +292,7 @@ class Worker:
         node = lock.path + "/" + lock.node
         hold = Hold(lock, node, None, client.current_session())
         with client.state_lock:
-            client.holds[name] = hold
+            client.holds[key] = hold
         # The fence token: the czxid of our own lock node, read right after acquiring.
         try:
             stat = client.node_stat(node)
@@ -309,17 +318,17 @@ class Worker:
                           session=client.current_session())
         return answer("fail", refusal, session=client.current_session())
 
-    def release(self, client, name, hold):
+    def release(self, client, key, hold):
         # Whatever the answer, the client no longer believes it holds the lock.
         with client.state_lock:
-            client.holds.pop(name, None)
+            client.holds.pop(key, None)
         # kazoo's release says True even when the node already went with an expired session: look first.
         try:
             stat = client.node_stat(hold.node)
             lost = stat is None or session_hex(stat.ephemeralOwner) != hold.session
         except LIBRARY_ERRORS as e:
             lost = None
-            log.warning("release %s of %s: could not look at %s first: %s", name, client.id, hold.node, describe(e))
+            log.warning("release %s of %s: could not look at %s first: %s", key[0], client.id, hold.node, describe(e))
         try:
             hold.lock.release()
         except LIBRARY_ERRORS as e:

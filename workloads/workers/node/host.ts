@@ -3,7 +3,7 @@
  * outcomes into answers. It keeps what each client believes it holds, which is what release and fenced-write use.
  */
 import {
-  ANSWER_ERRORS, WorkerRequest, type InitRequest, type WorkerAnswer, type WorkerMessage,
+  ANSWER_ERRORS, holdKey, WORKER_FEATURES, WorkerRequest, type InitRequest, type WorkerAnswer, type WorkerMessage,
 } from '../../protocol.ts';
 import { LockRecipe, type Hold, type Outcome } from './lock-recipe.ts';
 import { LockClient, type Session } from './session.ts';
@@ -15,7 +15,7 @@ const SLOW_INIT_MS = 10_000;
 
 export class WorkerHost {
   private readonly clients = new Map<string, LockClient>();
-  /** client → lock → what the client believes it holds. */
+  /** client → holdKey(lock, access) → what the client believes it holds. */
   private readonly holds = new Map<string, Map<string, Hold>>();
   /** Clients with a request in progress: the protocol allows one at a time per client. */
   private readonly busy = new Set<string>();
@@ -84,30 +84,33 @@ export class WorkerHost {
     }, SLOW_INIT_MS);
     await Promise.all([...this.clients.values()].map((client) => client.current.untilConnected()));
     clearTimeout(slow);
-    return { type: 'init_ok' };
+    // No downgrade: ZooKeeper's shared-lock recipe has none (a read behind the client's own write waits for it).
+    return { type: 'init_ok', features: [WORKER_FEATURES.readWrite] };
   }
 
   private async perform(client: LockClient, request: Request): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
     const holds = this.holds.get(client.id)!;
     switch (request.type) {
       case 'acquire': {
-        if (holds.has(request.lock)) return { type: 'fail', error: ANSWER_ERRORS.alreadyHeld };
+        const key = holdKey(request.lock, request.access);
+        if (holds.has(key)) return { type: 'fail', error: ANSWER_ERRORS.alreadyHeld };
         const session = client.current;
         const deadline = request.mode === 'blocking' && request.timeoutMs !== undefined ? performance.now() + request.timeoutMs : Infinity;
-        const outcome = await this.recipe.acquire(session, `${this.lockRoot}/${request.lock}`, request.mode, deadline);
+        const outcome = await this.recipe.acquire(session, `${this.lockRoot}/${request.lock}`, request.mode, deadline, request.access);
         if (outcome.type !== 'ok') return withSession(outcome, session);
-        holds.set(request.lock, { lock: request.lock, node: outcome.node, token: outcome.token, session, lost: false });
+        holds.set(key, { lock: request.lock, node: outcome.node, token: outcome.token, session, lost: false });
         return { type: 'ok', token: outcome.token, node: outcome.node, session: session.id };
       }
       case 'release': {
-        const hold = holds.get(request.lock);
+        const key = holdKey(request.lock, request.access);
+        const hold = holds.get(key);
         if (hold === undefined) return { type: 'fail', error: ANSWER_ERRORS.notHeld };
         // Whatever the answer, the client no longer believes it holds the lock.
-        holds.delete(request.lock);
+        holds.delete(key);
         return withSession(await this.recipe.release(hold), hold.session);
       }
       case 'fenced-write': {
-        const hold = holds.get(request.lock);
+        const hold = holds.get(holdKey(request.lock, undefined));
         if (hold === undefined) return { type: 'fail', error: ANSWER_ERRORS.notHeld };
         if (hold.lost) return { type: 'fail', error: ANSWER_ERRORS.lost, session: hold.session.id };
         return withSession(await postWrite(request.resource, { client: client.id, token: hold.token, value: request.value }), hold.session);

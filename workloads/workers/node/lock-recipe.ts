@@ -2,9 +2,11 @@
  * The ZooKeeper lock recipe (sequential ephemeral children; the lowest sequence number holds; a waiter watches its
  * predecessor) with the choices that decide whether it survives faults as policy flags. `NAIVE` is how many
  * recipes are written and reproduces pathologies P1 and P3 (design-notes §1); `SAFE` is the one we would ship.
+ * The same queue serves ZooKeeper's shared-lock recipe: `read-` and `write-` nodes instead of `lock-`; a writer
+ * waits for the node just before it, a reader only for the last non-read node before it.
  */
 import { randomUUID } from 'node:crypto';
-import { ANSWER_ERRORS } from '../../protocol.ts';
+import { ANSWER_ERRORS, type LockAccess } from '../../protocol.ts';
 import type { Session } from './session.ts';
 import { deferred, raceTimeout, sleep } from './wait.ts';
 import {
@@ -57,10 +59,13 @@ const RETRY_PAUSE_MS = 20;
 export class LockRecipe {
   constructor(readonly policy: RecipePolicy) {}
 
-  /** `deadline` (performance.now() ms) bounds a blocking wait; Infinity waits for ever. */
-  async acquire(session: Session, lockPath: string, mode: 'try' | 'blocking', deadline: number): Promise<Outcome<{ node: string; token: number | null }>> {
+  /**
+   * `deadline` (performance.now() ms) bounds a blocking wait; Infinity waits for ever. `access`: a side of the
+   * shared lock; absent, the exclusive lock.
+   */
+  async acquire(session: Session, lockPath: string, mode: 'try' | 'blocking', deadline: number, access?: LockAccess): Promise<Outcome<{ node: string; token: number | null }>> {
     try {
-      const node = await this.createContender(session, lockPath);
+      const node = await this.createContender(session, lockPath, access ?? 'lock');
       const name = node.slice(lockPath.length + 1);
       for (;;) {
         const children = await untilDone(session, () => session.handle.get_children(lockPath, false));
@@ -68,11 +73,12 @@ export class LockRecipe {
         const position = queue.indexOf(name);
         // Only the session's end removes our ephemeral node (nobody else deletes it).
         if (position < 0) throw new SessionGone();
-        if (position === 0) return { type: 'ok', node, token: await this.fenceToken(session, node) };
+        const blocker = access === 'read' ? queue.slice(0, position).filter((child) => !isReader(child)).pop() : queue[position - 1];
+        if (blocker === undefined) return { type: 'ok', node, token: await this.fenceToken(session, node) };
         if (mode === 'try') return await this.abandon(session, node, ANSWER_ERRORS.held);
         const predecessorGone = deferred();
         const predecessor = await untilDone(session, () =>
-          session.handle.w_exists(`${lockPath}/${queue[position - 1]}`, () => predecessorGone.resolve()));
+          session.handle.w_exists(`${lockPath}/${blocker}`, () => predecessorGone.resolve()));
         if (predecessor === null) continue;
         const wake = this.policy.watchSession ? Promise.race([predecessorGone.promise, session.whenEnded]) : predecessorGone.promise;
         if (!(await raceTimeout(wake, deadline - performance.now()))) return await this.abandon(session, node, ANSWER_ERRORS.timeout);
@@ -95,9 +101,9 @@ export class LockRecipe {
     }
   }
 
-  /** Creates our sequential ephemeral node under lockPath and returns its full path. */
-  private async createContender(session: Session, lockPath: string): Promise<string> {
-    const prefix = this.policy.guidNames ? `${randomUUID()}-lock-` : 'lock-';
+  /** Creates our sequential ephemeral node (`<kind>-<seq>`) under lockPath and returns its full path. */
+  private async createContender(session: Session, lockPath: string, kind: NodeKind): Promise<string> {
+    const prefix = this.policy.guidNames ? `${randomUUID()}-${kind}-` : `${kind}-`;
     for (;;) {
       try {
         return await session.handle.create(`${lockPath}/${prefix}`, '', ZOO_EPHEMERAL_SEQUENTIAL);
@@ -181,7 +187,10 @@ function absentAsNoChildren(error: unknown): string[] {
   throw error;
 }
 
-const isContender = (name: string): boolean => /lock-\d{10}$/.test(name);
+/** `lock-` for the exclusive lock, `read-` and `write-` for the sides of the shared one. */
+type NodeKind = 'lock' | LockAccess;
+const isContender = (name: string): boolean => /(?:lock|read|write)-\d{10}$/.test(name);
+const isReader = (name: string): boolean => /read-\d{10}$/.test(name);
 const bySequence = (a: string, b: string): number => Number(a.slice(-SEQUENCE_DIGITS)) - Number(b.slice(-SEQUENCE_DIGITS));
 
 /** Runs an idempotent call, retrying it after every connection loss until it answers or the session is gone. */
