@@ -2,7 +2,7 @@
 import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { RECIPE_NAMES, type RecipeName } from '../workloads/recipes.ts';
 
-export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter'] as const;
+export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter', 'rwlock'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export const NEMESES = [

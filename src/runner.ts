@@ -17,12 +17,12 @@ import { prepareRecipe, type RecipeName, type WorkerLaunch } from '../workloads/
 import { WorkerProcess } from '../workloads/worker-process.ts';
 import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
 import type { WorkerAnswer, WorkerRequest } from '../workloads/protocol.ts';
-import { WORKER_PROTOCOL_VERSION } from '../workloads/protocol.ts';
+import { holdKey, WORKER_PROTOCOL_VERSION } from '../workloads/protocol.ts';
 import { registerCleanup, runCleanups } from './cleanup.ts';
 import { checkRun } from './check.ts';
 import { reproduceCommand, type RunConfig } from './config.ts';
-import { exitCodeFor } from './exit-codes.ts';
-import { HISTORY_VERSION, type EndLine, type OpLine, type SnapshotLine } from './history.ts';
+import { exitCodeFor, UserError } from './exit-codes.ts';
+import { HISTORY_VERSION, type EndLine, type LockAccess, type OpLine, type SnapshotLine } from './history.ts';
 import { HistoryWriter } from './history-writer.ts';
 import { NemesisSchedule } from './nemesis-schedule.ts';
 import { Progress } from './progress.ts';
@@ -114,8 +114,10 @@ class TestRun {
   private proxy!: ProxyHandle;
   private resource: FencedResource | undefined;
   private readonly hosts: Host[] = [];
-  /** client → the locks it believes it holds (acquire ok, release not yet invoked). */
-  private readonly holding = new Map<string, Set<string>>();
+  /** The features every worker announced in init_ok (docs/worker-protocol.md). */
+  private features: ReadonlySet<string> = new Set();
+  /** client → what it believes it holds (acquire ok, release not yet invoked), by holdKey. */
+  private readonly holding = new Map<string, Map<string, HeldLock>>();
   private nextOpId = 0;
   private clientsRunning = true;
   private readonly progress: Progress;
@@ -189,6 +191,7 @@ class TestRun {
       : { command: ['sh', '-c', `exec ${config.worker}`], env: process.env };
     const clientsOf = (hostIndex: number): string[] =>
       Array.from({ length: config.clients }, (_, index) => index).filter((index) => index % config.workers === hostIndex).map((index) => `c${index + 1}`);
+    const announced: (readonly string[])[] = [];
     await Promise.all(Array.from({ length: config.workers }, async (_, hostIndex) => {
       const name = `w${hostIndex + 1}`;
       const connect = await this.proxy.addClientHost(name);
@@ -206,8 +209,15 @@ class TestRun {
         options: {},
       });
       if (answer.type !== 'init_ok') throw new Error(`worker ${name} did not start: ${answer.error ?? answer.type}`);
+      announced.push(answer.features ?? []);
     }));
     this.hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+    this.features = new Set(announced.reduce((common, features) => common.filter((feature) => features.includes(feature))));
+    const missing = WORKLOADS[config.workload].requires.filter((feature) => !this.features.has(feature));
+    if (missing.length > 0) {
+      throw new UserError(`--workload ${config.workload} needs workers that announce '${missing.join("', '")}' in init_ok; ` +
+        `${config.worker ?? config.recipe} does not (docs/worker-protocol.md).`);
+    }
   }
 
   private nemesisContext(): NemesisContext {
@@ -227,7 +237,7 @@ class TestRun {
     const result: Holder[] = [];
     for (const host of this.hosts) {
       for (const client of host.process.clients) {
-        for (const lock of this.holding.get(client) ?? []) result.push({ client, worker: host.name, lock });
+        for (const { lock } of this.holding.get(client)?.values() ?? []) result.push({ client, worker: host.name, lock });
       }
     }
     return result;
@@ -235,7 +245,7 @@ class TestRun {
 
   private startClients(): Promise<void>[] {
     const workload = WORKLOADS[this.config.workload];
-    const context = { locks: this.locks, holdMs: this.config.holdMs, random: this.random };
+    const context = { locks: this.locks, holdMs: this.config.holdMs, random: this.random, features: this.features };
     return this.hosts.flatMap((host) => host.process.clients.map((client) => workload.run(this.session(host, client), context)));
   }
 
@@ -248,8 +258,10 @@ class TestRun {
     return {
       client,
       running: () => this.clientsRunning && host.process.alive,
-      acquire: (lock, mode) => this.perform(host, { type: 'acquire', client, lock, mode, ...(mode === 'blocking' ? { timeoutMs: this.config.acquireTimeoutMs } : {}) }),
-      release: (lock) => this.perform(host, { type: 'release', client, lock }),
+      acquire: (lock, mode, access) => this.perform(host, {
+        type: 'acquire', client, lock, mode, ...(mode === 'blocking' ? { timeoutMs: this.config.acquireTimeoutMs } : {}), ...accessField(access),
+      }),
+      release: (lock, access) => this.perform(host, { type: 'release', client, lock, ...accessField(access) }),
       read: (lock) => this.perform(host, { type: 'read', client, resource: resourceUrl(lock) }, lock),
       fencedWrite: (lock, value) => this.perform(host, { type: 'fenced-write', client, lock, resource: resourceUrl(lock), value }),
     };
@@ -259,6 +271,7 @@ class TestRun {
     await host.untilRunning();
     const id = this.nextOpId++;
     const lock = 'lock' in request ? request.lock : resourceLock;
+    const access = request.type === 'acquire' || request.type === 'release' ? request.access : undefined;
     const common = {
       kind: 'op' as const,
       id,
@@ -266,6 +279,7 @@ class TestRun {
       client: request.client,
       worker: host.name,
       ...(lock === undefined ? {} : { lock }),
+      ...accessField(access),
     };
     const invoke: OpLine = {
       ...common,
@@ -276,7 +290,7 @@ class TestRun {
     };
     this.history.write(invoke);
     // The hold window closes when release is invoked, whatever the answer.
-    if (request.type === 'release') this.holding.get(request.client)?.delete(request.lock);
+    if (request.type === 'release') this.holding.get(request.client)?.delete(holdKey(request.lock, access));
 
     const answer = await host.process.request(request);
     // A protocol error leaves the outcome unknown: never read it as a definite answer.
@@ -293,8 +307,8 @@ class TestRun {
     });
     this.progress.completed(outcome);
     if (request.type === 'acquire' && outcome === 'ok') {
-      const held = this.holding.get(request.client) ?? new Set<string>();
-      held.add(request.lock);
+      const held = this.holding.get(request.client) ?? new Map<string, HeldLock>();
+      held.set(holdKey(request.lock, access), { lock: request.lock, ...accessField(access) });
       this.holding.set(request.client, held);
     }
     return answer;
@@ -313,7 +327,9 @@ class TestRun {
 
   private async releaseWhatClientsBelieveTheyHold(): Promise<void> {
     await Promise.all(this.hosts.flatMap((host) => host.process.clients.map(async (client) => {
-      for (const lock of [...(this.holding.get(client) ?? [])]) await this.perform(host, { type: 'release', client, lock });
+      for (const { lock, access } of [...(this.holding.get(client)?.values() ?? [])]) {
+        await this.perform(host, { type: 'release', client, lock, ...accessField(access) });
+      }
     })));
   }
 
@@ -333,3 +349,12 @@ class TestRun {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A hold a client believes it has: one per lock and side (a downgrading client has both sides of one lock). */
+interface HeldLock {
+  lock: string;
+  access?: LockAccess;
+}
+
+/** `access` is left out of requests and history lines when absent, so the exclusive workloads look as before. */
+const accessField = (access: LockAccess | undefined): { access?: LockAccess } => (access === undefined ? {} : { access });
