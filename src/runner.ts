@@ -180,10 +180,13 @@ class TestRun {
     });
 
     if (WORKLOADS[config.workload].usesResource) {
-      this.resource = await startFencedResource({
+      const resource = await startFencedResource({
         fencing: config.fencing,
         onWrite: (write) => this.history.write({ kind: 'resource', time: this.history.now(), ...write }),
       });
+      this.resource = resource;
+      // Its listening server would keep the process alive after the report, and the CLI would never exit.
+      registerCleanup('fenced resource', () => resource.close());
     }
 
     const launch: WorkerLaunch = config.worker === undefined
