@@ -117,11 +117,20 @@ export interface JepsenRun {
   config: RunConfig & { runId: string };
 }
 
-/** Runs the CLI with `args` plus `--results <a fresh temporary directory>` and reads back what it wrote. */
-export async function runJepsen(args: string[], boundMs: number): Promise<JepsenRun> {
+/** Looks at the system while the CLI runs (e.g. at its containers); must settle by the time the CLI has exited. */
+export type Observer = (cli: CliProcess) => Promise<void>;
+
+/**
+ * Runs the CLI with `args` plus `--results <a fresh temporary directory>` and reads back what it wrote; `observe`,
+ * if given, runs beside it. The CLI is always waited for, even when the observer fails.
+ */
+export async function runJepsen(args: string[], boundMs: number, observe?: Observer): Promise<JepsenRun> {
   const resultsDir = await scratchDirectory();
   const cli = spawnScript('src/cli.ts', [...args, '--results', resultsDir]);
+  const observed = observe?.(cli).then(() => undefined, (error: unknown) => error ?? new Error('the observer failed'));
   const outcome = await exitWithin(cli, boundMs);
+  const observerError = await observed;
+  if (observerError !== undefined) throw observerError;
   const latest = join(resultsDir, 'latest');
   if (!existsSync(latest)) throw new Error(`jepsen ${args.join(' ')} exited ${outcome.code} without a run directory\n${tail(outcome.stderr)}`);
   const runDir = await realpath(latest);
@@ -141,10 +150,10 @@ export async function runJepsen(args: string[], boundMs: number): Promise<Jepsen
  * Declares one run for the tests of the enclosing `describe`: it starts in beforeAll (so several assertions share
  * it) and its temporary directory goes in afterAll. The returned getter gives the finished run.
  */
-export function useJepsenRun(args: string[], boundMs: number): () => JepsenRun {
+export function useJepsenRun(args: string[], boundMs: number, observe?: Observer): () => JepsenRun {
   let run: JepsenRun | undefined;
   beforeAll(async () => {
-    run = await runJepsen(args, boundMs);
+    run = await runJepsen(args, boundMs, observe);
   }, boundMs + 40_000);
   afterAll(async () => {
     if (run !== undefined) await rm(run.resultsDir, { recursive: true, force: true });
