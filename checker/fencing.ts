@@ -6,8 +6,12 @@
  *   increasing stack of values; an accepted write of v pops every entry ≥ v (they are overwritten). An
  *   acknowledged increment that is popped, that the resource rejected or never saw, or whose value is above the
  *   final counter, is lost.
+ *
+ * Memory: any acknowledged increment still on a stack may yet be overwritten or be missing from the final
+ * counter (which only the final snapshot tells), so each is kept until then, packed in 64 bytes (`WritePool`).
+ * The history can report all of them, so no smaller summary could give the same results.
  */
-import type { SnapshotLine } from '../src/history.ts';
+import type { ResourceLine, SnapshotLine } from '../src/history.ts';
 import { at, write as describeWrite } from './describe.ts';
 import { summarize, type TrackedOp, type TrackerListener } from './tracker.ts';
 import type { LostUpdateAnomaly, OpSummary, ResourceSummary, ResourceWrite, StaleWriteAnomaly } from './types.ts';
@@ -16,8 +20,8 @@ import type { LostUpdateAnomaly, OpSummary, ResourceSummary, ResourceWrite, Stal
 interface Unanswered {
   write: ResourceWrite;
   op: TrackedOp;
-  /** Position in the resource's live writes while it counts; -1 once overwritten or if rejected. */
-  index: number;
+  /** Its record in the pool while it counts; -1 once overwritten or if rejected. */
+  record: number;
   overwrittenBy: ResourceWrite | null;
 }
 
@@ -28,13 +32,20 @@ interface ResourceState {
   summary: ResourceSummary;
   highestToken: ResourceWrite | null;
   highestImplicit: ResourceWrite | null;
-  live: LiveWrites;
+  /** The token of each, copied here: comparing it must not reach into another object for every write. */
+  highestTokenValue: number;
+  highestImplicitValue: number;
+  /** The stack of accepted writes that still count: its top record in the pool (-1 when empty) and that record's value. */
+  top: number;
+  topValue: number;
 }
 
 export class FencingCheck implements TrackerListener {
   fencedWrites = 0;
   private readonly resources = new Map<string, ResourceState>();
   private readonly unanswered = new Map<number, Unanswered>();
+  /** Every resource's stack of writes, in one store. */
+  private readonly pool = new WritePool();
   /** Which resource each lock's writes went to, to name the resource of a write it never saw. */
   private readonly resourceOfLock = new Map<string, string>();
   private readonly writers = new Interned<Writer>((writer) => `${writer.client}\u0000${writer.worker}\u0000${writer.session}`);
@@ -47,13 +58,24 @@ export class FencingCheck implements TrackerListener {
     if (op.f === 'fenced-write') this.fencedWrites++;
   }
 
-  write(write: ResourceWrite, op: TrackedOp | null, opPending: boolean): void {
+  /** A write the resource saw, with the fenced-write that sent it (if any) and whether that one is still unanswered. */
+  write(line: ResourceLine, op: TrackedOp | null, opPending: boolean): void {
+    const write: ResourceWrite = {
+      time: line.time,
+      resource: line.resource,
+      client: line.client,
+      value: line.value,
+      accepted: line.accepted,
+      token: line.token,
+      implicitToken: op?.implicitToken ?? null,
+      op: op?.id ?? null,
+    };
     const state = this.stateOf(write.resource);
     if (op?.lock != null && state.lock !== op.lock) {
       state.lock = op.lock;
       this.resourceOfLock.set(op.lock, write.resource);
     }
-    const unanswered: Unanswered | null = op !== null && opPending ? { write, op, index: -1, overwrittenBy: null } : null;
+    const unanswered: Unanswered | null = op !== null && opPending ? { write, op, record: -1, overwrittenBy: null } : null;
     if (unanswered !== null) this.unanswered.set(unanswered.op.id, unanswered);
     if (!write.accepted) {
       state.summary.rejected++;
@@ -61,21 +83,23 @@ export class FencingCheck implements TrackerListener {
     }
     state.summary.accepted++;
     this.checkToken(state, write);
-    const live = state.live;
-    while (live.length > 0 && live.value(live.length - 1) >= write.value) {
-      const top = live.length - 1;
-      if (live.acknowledged(top)) this.lost.push(this.lostFromLive(state, top, 'overwritten', write, null));
+    const pool = this.pool;
+    while (state.top !== -1 && state.topValue >= write.value) {
+      const top = state.top;
+      if (pool.acknowledged(top)) this.lost.push(this.lostFromPool(state, top, 'overwritten', write, null));
       else {
-        const pending = this.unanswered.get(live.opId(top));
+        const pending = this.unanswered.get(pool.opId(top));
         if (pending !== undefined) {
           pending.overwrittenBy = write;
-          pending.index = -1;
+          pending.record = -1;
         }
       }
-      live.pop();
+      this.setTop(state, pool.below(top));
+      pool.free(top);
     }
-    if (unanswered !== null) unanswered.index = live.length;
-    live.push(write, op, op === null ? -1 : this.writerIndexOf(op));
+    const record = pool.push(state.top, write, op, op === null ? -1 : this.writerIndexOf(op));
+    if (unanswered !== null) unanswered.record = record;
+    this.setTop(state, record);
   }
 
   opCompleted(op: TrackedOp): void {
@@ -93,7 +117,7 @@ export class FencingCheck implements TrackerListener {
     } else if (unanswered.overwrittenBy !== null) {
       this.lost.push(lostUpdate(resource, summarize(op), unanswered.write, 'overwritten', unanswered.overwrittenBy, null, overwrittenReason(unanswered.overwrittenBy)));
     } else {
-      state.live.acknowledge(unanswered.index, op);
+      this.pool.acknowledge(unanswered.record, op);
     }
   }
 
@@ -107,8 +131,8 @@ export class FencingCheck implements TrackerListener {
       const finalValue = this.finalValues?.[resource]?.value;
       if (finalValue === undefined) continue;
       state.summary.finalValue = finalValue;
-      for (let i = state.live.length - 1; i >= 0 && state.live.value(i) > finalValue; i--) {
-        if (state.live.acknowledged(i)) this.lost.push(this.lostFromLive(state, i, 'missing-from-final', null, finalValue));
+      for (let record = state.top; record !== -1 && this.pool.value(record) > finalValue; record = this.pool.below(record)) {
+        if (this.pool.acknowledged(record)) this.lost.push(this.lostFromPool(state, record, 'missing-from-final', null, finalValue));
       }
     }
     return [...this.stale, ...this.lost].sort((a, b) => a.span.start - b.span.start);
@@ -119,24 +143,35 @@ export class FencingCheck implements TrackerListener {
   }
 
   private checkToken(state: ResourceState, write: ResourceWrite): void {
-    const tokenKind = write.token !== null ? 'fence' : 'implicit';
+    const fence = write.token !== null;
     const token = write.token ?? write.implicitToken;
     if (token === null) return;
-    const highest = tokenKind === 'fence' ? state.highestToken : state.highestImplicit;
-    const highestToken = highest === null ? null : tokenKind === 'fence' ? highest.token : highest.implicitToken;
-    if (highest !== null && highestToken !== null && token < highestToken) {
-      this.stale.push(staleWrite(write, highest, tokenKind));
+    // Once set, the highest write's token of its kind is never null, so the copied value stands for it.
+    const highest = fence ? state.highestToken : state.highestImplicit;
+    const highestToken = fence ? state.highestTokenValue : state.highestImplicitValue;
+    if (highest !== null && token < highestToken) {
+      this.stale.push(staleWrite(write, highest, fence ? 'fence' : 'implicit'));
       return;
     }
-    if (highestToken === null || token > highestToken) {
-      if (tokenKind === 'fence') state.highestToken = write;
-      else state.highestImplicit = write;
+    if (highest === null || token > highestToken) {
+      if (fence) {
+        state.highestToken = write;
+        state.highestTokenValue = token;
+      } else {
+        state.highestImplicit = write;
+        state.highestImplicitValue = token;
+      }
     }
   }
 
-  private lostFromLive(state: ResourceState, index: number, cause: LostUpdateAnomaly['cause'], by: ResourceWrite | null, finalValue: number | null): LostUpdateAnomaly {
-    const write = state.live.write(index, state.name, this.writers);
-    const op = state.live.op(index, this.writers, state.lock);
+  private setTop(state: ResourceState, record: number): void {
+    state.top = record;
+    state.topValue = record === -1 ? Number.NaN : this.pool.value(record);
+  }
+
+  private lostFromPool(state: ResourceState, record: number, cause: LostUpdateAnomaly['cause'], by: ResourceWrite | null, finalValue: number | null): LostUpdateAnomaly {
+    const write = this.pool.write(record, state.name, this.writers);
+    const op = this.pool.op(record, this.writers, state.lock);
     const reason = by !== null ? overwrittenReason(by) : `the final counter is ${finalValue ?? 'unknown'}`;
     return lostUpdate(state.name, op, write, cause, by, finalValue, reason);
   }
@@ -154,7 +189,10 @@ export class FencingCheck implements TrackerListener {
   private stateOf(resource: string): ResourceState {
     let state = this.resources.get(resource);
     if (state === undefined) {
-      state = { name: resource, lock: null, summary: { accepted: 0, rejected: 0, acknowledged: 0, finalValue: null }, highestToken: null, highestImplicit: null, live: new LiveWrites() };
+      state = {
+        name: resource, lock: null, summary: { accepted: 0, rejected: 0, acknowledged: 0, finalValue: null }, highestToken: null, highestImplicit: null,
+        highestTokenValue: Number.NaN, highestImplicitValue: Number.NaN, top: -1, topValue: Number.NaN,
+      };
       this.resources.set(resource, state);
     }
     return state;
@@ -191,80 +229,132 @@ class Interned<T> {
   }
 }
 
-const FIELDS = { value: 0, time: 1, token: 2, implicitToken: 3, opId: 4, writer: 5, invokeTime: 6, completeTime: 7 } as const;
-const STRIDE = 8;
+/** Where each number of a packed write sits in its pool record. */
+const VALUE = 0;
+const TIME = 1;
+const TOKEN = 2;
+const IMPLICIT_TOKEN = 3;
+const OP_ID = 4;
+const INVOKE_TIME = 5;
+const COMPLETE_TIME = 6;
+const NUMBERS = 7;
+/** And each integer. */
+const WRITER = 0;
+/** The record below it on its resource's stack (-1: none); on the free list, the next free record. */
+const BELOW = 1;
+const INTEGERS = 2;
+/** Records per chunk: a chunk is 64 × 2^13 bytes = 512 KiB. */
+const CHUNK_BITS = 13;
+const CHUNK_RECORDS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_RECORDS - 1;
 
 /**
- * The accepted writes that still count on one resource, values increasing upwards, packed STRIDE numbers per
- * write (64 bytes): a long run accepts millions, and any of them may later be overwritten or be missing
- * from the final counter, so all are kept, as compactly as the report still allows naming them.
+ * The accepted writes that still count, of every resource, packed 64 bytes each (7 float64 and 2 int32) in
+ * typed-array chunks, so that millions of them cost the garbage collector nothing, and a chunk is allocated
+ * once per 8192 writes rather than an array copied as it grows. Each resource's stack is a chain of records
+ * through BELOW; a popped record goes to a free list and is used again.
  */
-class LiveWrites {
-  private readonly data: number[] = [];
+class WritePool {
+  private readonly numbers: Float64Array[] = [];
+  private readonly integers: Int32Array[] = [];
+  private used = 0;
+  private firstFree = -1;
 
-  get length(): number {
-    return this.data.length / STRIDE;
+  /** Stores a write on top of record `below` and returns its record. */
+  push(below: number, write: ResourceWrite, op: TrackedOp | null, writer: number): number {
+    const record = this.allocate();
+    const numbers = this.numbers[record >>> CHUNK_BITS]!;
+    const at = (record & CHUNK_MASK) * NUMBERS;
+    numbers[at + VALUE] = write.value;
+    numbers[at + TIME] = write.time;
+    numbers[at + TOKEN] = write.token ?? Number.NaN;
+    numbers[at + IMPLICIT_TOKEN] = write.implicitToken ?? Number.NaN;
+    numbers[at + OP_ID] = op?.id ?? -1;
+    numbers[at + INVOKE_TIME] = op?.invokeTime ?? Number.NaN;
+    numbers[at + COMPLETE_TIME] = Number.NaN;
+    this.setInteger(record, WRITER, writer);
+    this.setInteger(record, BELOW, below);
+    return record;
   }
 
-  push(write: ResourceWrite, op: TrackedOp | null, writer: number): void {
-    this.data.push(
-      write.value, write.time, write.token ?? Number.NaN, write.implicitToken ?? Number.NaN, op?.id ?? -1, writer,
-      op?.invokeTime ?? Number.NaN, Number.NaN,
-    );
+  free(record: number): void {
+    this.setInteger(record, BELOW, this.firstFree);
+    this.firstFree = record;
   }
 
-  pop(): void {
-    this.data.length -= STRIDE;
+  below(record: number): number {
+    return this.integer(record, BELOW);
   }
 
-  value(index: number): number {
-    return this.field(index, 'value');
+  value(record: number): number {
+    return this.number(record, VALUE);
   }
 
-  opId(index: number): number {
-    return this.field(index, 'opId');
+  opId(record: number): number {
+    return this.number(record, OP_ID);
   }
 
-  acknowledged(index: number): boolean {
-    return !Number.isNaN(this.field(index, 'completeTime'));
+  acknowledged(record: number): boolean {
+    return !Number.isNaN(this.number(record, COMPLETE_TIME));
   }
 
-  acknowledge(index: number, op: TrackedOp): void {
-    this.data[index * STRIDE + FIELDS.completeTime] = op.completeTime ?? op.invokeTime;
+  acknowledge(record: number, op: TrackedOp): void {
+    this.numbers[record >>> CHUNK_BITS]![(record & CHUNK_MASK) * NUMBERS + COMPLETE_TIME] = op.completeTime ?? op.invokeTime;
   }
 
   /** Only acknowledged writes are asked for, so their writer is known. */
-  write(index: number, resource: string, writers: Interned<Writer>): ResourceWrite {
-    const opId = this.field(index, 'opId');
+  write(record: number, resource: string, writers: Interned<Writer>): ResourceWrite {
+    const opId = this.number(record, OP_ID);
     return {
-      time: this.field(index, 'time'),
+      time: this.number(record, TIME),
       resource,
-      client: writers.values[this.field(index, 'writer')]!.client,
-      value: this.value(index),
+      client: writers.values[this.integer(record, WRITER)]!.client,
+      value: this.number(record, VALUE),
       accepted: true,
-      token: nullIfNaN(this.field(index, 'token')),
-      implicitToken: nullIfNaN(this.field(index, 'implicitToken')),
+      token: nullIfNaN(this.number(record, TOKEN)),
+      implicitToken: nullIfNaN(this.number(record, IMPLICIT_TOKEN)),
       op: opId === -1 ? null : opId,
     };
   }
 
-  op(index: number, writers: Interned<Writer>, lock: string | null): OpSummary {
-    const writer = writers.values[this.field(index, 'writer')]!;
+  op(record: number, writers: Interned<Writer>, lock: string | null): OpSummary {
+    const writer = writers.values[this.integer(record, WRITER)]!;
     return {
-      id: this.opId(index),
+      id: this.number(record, OP_ID),
       f: 'fenced-write',
       ...writer,
       lock,
       mode: null,
-      invokeTime: this.field(index, 'invokeTime'),
-      completeTime: this.field(index, 'completeTime'),
+      invokeTime: this.number(record, INVOKE_TIME),
+      completeTime: this.number(record, COMPLETE_TIME),
       outcome: 'ok',
       error: null,
     };
   }
 
-  private field(index: number, name: keyof typeof FIELDS): number {
-    return this.data[index * STRIDE + FIELDS[name]]!;
+  private allocate(): number {
+    if (this.firstFree !== -1) {
+      const record = this.firstFree;
+      this.firstFree = this.integer(record, BELOW);
+      return record;
+    }
+    if ((this.used & CHUNK_MASK) === 0) {
+      this.numbers.push(new Float64Array(CHUNK_RECORDS * NUMBERS));
+      this.integers.push(new Int32Array(CHUNK_RECORDS * INTEGERS));
+    }
+    return this.used++;
+  }
+
+  private number(record: number, field: number): number {
+    return this.numbers[record >>> CHUNK_BITS]![(record & CHUNK_MASK) * NUMBERS + field]!;
+  }
+
+  private integer(record: number, field: number): number {
+    return this.integers[record >>> CHUNK_BITS]![(record & CHUNK_MASK) * INTEGERS + field]!;
+  }
+
+  private setInteger(record: number, field: number, value: number): void {
+    this.integers[record >>> CHUNK_BITS]![(record & CHUNK_MASK) * INTEGERS + field] = value;
   }
 }
 

@@ -108,8 +108,8 @@ class Checker implements StreamingChecker {
         return;
       }
       case 'resource': {
-        const { write, op } = parts.tracker.resolveWrite(line);
-        parts.fencing.write(write, op, op !== null && parts.tracker.isPending(op.id));
+        const op = parts.tracker.fencedWriteOf(line);
+        parts.fencing.write(line, op, op !== null && parts.tracker.isPending(op.id));
         return;
       }
       case 'snapshot':
@@ -211,7 +211,7 @@ class Checker implements StreamingChecker {
       run,
       tracker,
       context: new FaultContext(this.options.contextMarginNs ?? sessionTimeoutNs ?? SECOND_NS, this.options.maxEventsPerAnomaly ?? 40),
-      mutex: new MutexCheck(tracker),
+      mutex: new MutexCheck(),
       leaks: new LeaksCheck(tracker, this.options.snapshotGraceNs ?? SECOND_NS),
       liveness: new LivenessCheck(tracker, boundNs),
       livenessBoundSource: this.options.livenessBoundNs !== undefined ? 'option' : configBound !== null ? 'config' : 'default',

@@ -8,7 +8,7 @@
 import type { LockChild, SnapshotLine } from '../src/history.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
-import { summarize, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
+import { summarize, type TrackedLock, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
 import type { HoldWindow, Interval, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
 
 interface LockState {
@@ -19,7 +19,10 @@ interface LockState {
 }
 
 export class LivenessCheck implements TrackerListener {
-  private readonly locks = new Map<string, LockState>();
+  /** By the tracker's lock index. */
+  private readonly states: LockState[] = [];
+  /** The same, in the order they were first needed: the end-of-run judgement goes through them in that order. */
+  private readonly statesInOrder: LockState[] = [];
   /** Ids of the acquires already reported, so that each is reported once. */
   private readonly flagged = new Set<number>();
   private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval }> = [];
@@ -32,18 +35,18 @@ export class LivenessCheck implements TrackerListener {
   ) {}
 
   opInvoked(op: TrackedOp): void {
-    if (op.f !== 'acquire' || op.mode === 'try' || op.lock === null) return;
-    this.stateOf(op.lock).waiters.set(op.id, op);
+    if (op.f !== 'acquire' || op.mode === 'try' || op.activity === null) return;
+    this.stateOf(op.activity.lock).waiters.set(op.id, op);
   }
 
   opCompleted(op: TrackedOp): void {
-    if (op.f !== 'acquire' || op.mode === 'try' || op.lock === null) return;
-    const state = this.stateOf(op.lock);
+    if (op.f !== 'acquire' || op.mode === 'try' || op.activity === null) return;
+    const state = this.stateOf(op.activity.lock);
     if (state.waiters.delete(op.id) && state.freeSince !== null) this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime);
   }
 
-  windowOpened(window: HoldWindow): void {
-    const state = this.stateOf(window.lock);
+  windowOpened(window: HoldWindow, lock: TrackedLock): void {
+    const state = this.stateOf(lock);
     if (state.freeSince === null) return;
     if (window.start - state.freeSince > this.boundNs) {
       for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, window.start);
@@ -51,8 +54,8 @@ export class LivenessCheck implements TrackerListener {
     state.freeSince = null;
   }
 
-  windowClosed(window: HoldWindow): void {
-    if (this.tracker.openWindowsOn(window.lock).size === 0) this.stateOf(window.lock).freeSince = window.end;
+  windowClosed(window: HoldWindow, lock: TrackedLock): void {
+    if (lock.windows.length === 0) this.stateOf(lock).freeSince = window.end;
   }
 
   snapshot(line: SnapshotLine): void {
@@ -71,7 +74,7 @@ export class LivenessCheck implements TrackerListener {
 
   /** Waiters still pending at the end wait through the free stretch in course, if any. */
   anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
-    for (const [, state] of this.locks) {
+    for (const state of this.statesInOrder) {
       if (state.freeSince === null) continue;
       for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, endTime);
     }
@@ -109,7 +112,7 @@ export class LivenessCheck implements TrackerListener {
   }
 
   private unclaimedHead(lock: string, head: LockChild, owner: NodeOwner, time: Nanos): StuckAcquireAnomaly {
-    const waiting = this.stateOf(lock).waiters.values().next().value ?? null;
+    const waiting = this.stateOf(this.tracker.lock(lock)).waiters.values().next().value ?? null;
     const who = owner.client === null ? 'a session no client of the history had' : 'whose client neither holds nor waits for it';
     return {
       type: 'stuck-acquire',
@@ -134,11 +137,12 @@ export class LivenessCheck implements TrackerListener {
     return node === null ? null : { node: { ...node }, owner: this.tracker.ownerOf(node.ephemeralOwner) };
   }
 
-  private stateOf(lock: string): LockState {
-    let state = this.locks.get(lock);
+  private stateOf(lock: TrackedLock): LockState {
+    let state = this.states[lock.index];
     if (state === undefined) {
       state = { freeSince: 0, waiters: new Map() };
-      this.locks.set(lock, state);
+      this.states[lock.index] = state;
+      this.statesInOrder.push(state);
     }
     return state;
   }

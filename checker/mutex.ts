@@ -4,18 +4,16 @@
  * opens, it is compared with the windows still open on that lock: O(1) per operation plus O(1) per overlap.
  */
 import { at, duration, holder } from './describe.ts';
-import type { TrackerListener, Tracker } from './tracker.ts';
+import type { TrackedLock, TrackerListener } from './tracker.ts';
 import type { DoubleHolderAnomaly, HoldWindow, Nanos } from './types.ts';
 
 export class MutexCheck implements TrackerListener {
   windows = 0;
   private readonly overlapping: Array<[earlier: HoldWindow, later: HoldWindow]> = [];
 
-  constructor(private readonly tracker: Tracker) {}
-
-  windowOpened(window: HoldWindow): void {
+  windowOpened(window: HoldWindow, lock: TrackedLock): void {
     this.windows++;
-    for (const other of this.tracker.openWindowsOn(window.lock).values()) {
+    for (const other of lock.windows) {
       if (other !== window) this.overlapping.push([other, window]);
     }
   }

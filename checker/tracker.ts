@@ -3,9 +3,13 @@
  * it holds which lock), which session belongs to which client, and what each client is doing on each lock.
  * It keeps open things only (pending operations, open windows) plus a constant amount per client and lock,
  * so memory follows the concurrency of the run, not its length.
+ *
+ * Cost: a history is millions of lines, so each line does as few hash lookups as it can. A client's record
+ * (found by name once per invoke) leads to what it does on its lock (`ClientLockActivity`), which leads to the
+ * lock's record; a completion reaches all of them through its pending operation, without any lookup.
  */
 import type { OpLine, ProxyLine, ResourceLine, WorkerLine } from '../src/history.ts';
-import type { HoldWindow, Nanos, NodeOwner, OpSummary, ResourceWrite } from './types.ts';
+import type { HoldWindow, Nanos, NodeOwner, OpSummary } from './types.ts';
 
 export interface TrackedOp extends OpSummary {
   node: string | null;
@@ -13,22 +17,34 @@ export interface TrackedOp extends OpSummary {
   value: number | null;
   /** fenced-write: start of the writer's hold window when it invoked the write (stands in for a null token). */
   implicitToken: Nanos | null;
-  /** The client's activity on the lock, looked up once at invoke. */
+  /** What the client does on the operation's lock (null when the operation names no lock). */
   activity: ClientLockActivity | null;
+}
+
+/** A lock as the tracker knows it. */
+export interface TrackedLock {
+  name: string;
+  /** 0, 1, 2… in order of first appearance: checks keep their per-lock state in arrays indexed by it. */
+  index: number;
+  /** Open hold windows, in the order they opened; at most one per client. */
+  windows: HoldWindow[];
 }
 
 /** What the checks hear from the tracker; each implements the events it needs. */
 export interface TrackerListener {
   opInvoked?(op: TrackedOp): void;
   opCompleted?(op: TrackedOp): void;
-  /** Called after the window is registered as open. */
-  windowOpened?(window: HoldWindow): void;
-  /** Called after the window is removed from the open ones. */
-  windowClosed?(window: HoldWindow): void;
+  /** Called after the window is registered as open on `lock`. */
+  windowOpened?(window: HoldWindow, lock: TrackedLock): void;
+  /** Called after the window is removed from the open ones of `lock`. */
+  windowClosed?(window: HoldWindow, lock: TrackedLock): void;
 }
 
-/** What one client does on one lock: a few numbers and one reference, so clients × locks of them stay cheap. */
-interface ClientLockActivity {
+/** What one client does on one lock: a few numbers and references, so clients × locks of them stay cheap. */
+export interface ClientLockActivity {
+  lock: TrackedLock;
+  /** The client's open window on the lock. */
+  window: HoldWindow | null;
   pendingAcquires: number;
   /** Pending releases and fenced writes on this lock. */
   pendingOthers: number;
@@ -37,25 +53,38 @@ interface ClientLockActivity {
   lastAcquire: TrackedOp | null;
 }
 
+interface TrackedClient {
+  name: string;
+  /** By lock name. */
+  activities: Map<string, ClientLockActivity>;
+  /** The activity of the client's latest operation: clients mostly repeat the same lock, which skips a lookup. */
+  recentActivity: ClientLockActivity | null;
+  /** The session that `ownerOfSession` gives to this client right now, if known: most answers repeat it. */
+  ownedSession: string | null;
+  /** Latest acquire, any lock: the proxy names a session, not a lock. */
+  lastAcquire: TrackedOp | null;
+  lastWrite: TrackedOp | null;
+}
+
+interface SessionOwner {
+  client: TrackedClient;
+  worker: string;
+}
+
 /** An inconsistency of the history itself (a completion without an invoke, a repeated id). */
 export type HistoryProblem = string;
-
-const NO_WINDOWS: ReadonlyMap<string, HoldWindow> = new Map();
 
 export class Tracker {
   lastTime: Nanos = 0;
   // One array per event, of bound handlers: calling them is much cheaper than probing each listener's methods.
   private readonly onOpInvoked: Array<(op: TrackedOp) => void> = [];
   private readonly onOpCompleted: Array<(op: TrackedOp) => void> = [];
-  private readonly onWindowOpened: Array<(window: HoldWindow) => void> = [];
-  private readonly onWindowClosed: Array<(window: HoldWindow) => void> = [];
+  private readonly onWindowOpened: Array<(window: HoldWindow, lock: TrackedLock) => void> = [];
+  private readonly onWindowClosed: Array<(window: HoldWindow, lock: TrackedLock) => void> = [];
   private readonly pending = new Map<number, TrackedOp>();
-  private readonly openWindows = new Map<string, Map<string, HoldWindow>>();
-  /** client → lock → activity (nested maps: no key string to build per line). */
-  private readonly activity = new Map<string, Map<string, ClientLockActivity>>();
-  private readonly ownerOfSession = new Map<string, { client: string; worker: string }>();
-  private readonly lastAcquireOfClient = new Map<string, TrackedOp>();
-  private readonly lastWriteOfClient = new Map<string, TrackedOp>();
+  private readonly clients = new Map<string, TrackedClient>();
+  private readonly locks = new Map<string, TrackedLock>();
+  private readonly ownerOfSession = new Map<string, SessionOwner>();
   private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: OpSummary | null }>();
 
   listen(listener: TrackerListener): void {
@@ -76,40 +105,34 @@ export class Tracker {
   }
 
   worker(line: WorkerLine): void {
-    if (line.client !== undefined && line.session !== undefined) this.noteSession(line.client, line.worker, line.session);
+    if (line.client !== undefined && line.session !== undefined) this.noteSession(this.clientNamed(line.client), line.worker, line.session);
   }
 
   /** The proxy acted on a delete: remember which acquire made the node, while the client is still doing it. */
   proxy(line: ProxyLine): void {
     if (line.op !== 'delete' || line.path === undefined) return;
-    const owner = line.session === undefined ? undefined : this.ownerOfSession.get(line.session);
-    const acquire = owner === undefined ? undefined : this.lastAcquireOfClient.get(owner.client);
-    this.droppedDeletes.set(line.path, { line, acquire: acquire === undefined ? null : summarize(acquire) });
+    const acquire = line.session === undefined ? null : (this.ownerOfSession.get(line.session)?.client.lastAcquire ?? null);
+    this.droppedDeletes.set(line.path, { line, acquire: acquire === null ? null : summarize(acquire) });
   }
 
   droppedDeleteOf(path: string): { line: ProxyLine; acquire: OpSummary | null } | null {
     return this.droppedDeletes.get(path) ?? null;
   }
 
-  /** Links a write seen by the resource to the fenced-write that sent it: the client's latest, same value. */
-  resolveWrite(line: ResourceLine): { write: ResourceWrite; op: TrackedOp | null } {
-    const candidate = this.lastWriteOfClient.get(line.client);
-    const op = candidate !== undefined && candidate.value === line.value ? candidate : null;
-    const write: ResourceWrite = {
-      time: line.time,
-      resource: line.resource,
-      client: line.client,
-      value: line.value,
-      accepted: line.accepted,
-      token: line.token,
-      implicitToken: op?.implicitToken ?? null,
-      op: op?.id ?? null,
-    };
-    return { write, op };
+  /** The fenced-write that sent a write the resource saw: the client's latest, if it has the same value. */
+  fencedWriteOf(line: ResourceLine): TrackedOp | null {
+    const candidate = this.clients.get(line.client)?.lastWrite ?? null;
+    return candidate !== null && candidate.value === line.value ? candidate : null;
   }
 
-  openWindowsOn(lock: string): ReadonlyMap<string, HoldWindow> {
-    return this.openWindows.get(lock) ?? NO_WINDOWS;
+  /** The lock named so, known from now on (a snapshot may name a lock before any operation does). */
+  lock(name: string): TrackedLock {
+    let lock = this.locks.get(name);
+    if (lock === undefined) {
+      lock = { name, index: this.locks.size, windows: [] };
+      this.locks.set(name, lock);
+    }
+    return lock;
   }
 
   isPending(opId: number): boolean {
@@ -122,17 +145,18 @@ export class Tracker {
 
   ownerOf(session: string): NodeOwner {
     const owner = this.ownerOfSession.get(session);
-    return { session, client: owner?.client ?? null, worker: owner?.worker ?? null };
+    return { session, client: owner?.client.name ?? null, worker: owner?.worker ?? null };
   }
 
   /** The client's latest acquire of the lock (with its node and outcome once answered). */
   lastAcquireOf(client: string, lock: string): TrackedOp | null {
-    return this.activity.get(client)?.get(lock)?.lastAcquire ?? null;
+    return this.activityIfAny(client, lock)?.lastAcquire ?? null;
   }
 
   /** The client holds the lock (open window) or waits for it (acquire pending). */
   isAcquiring(client: string, lock: string): boolean {
-    return this.openWindowsOn(lock).has(client) || (this.activity.get(client)?.get(lock)?.pendingAcquires ?? 0) > 0;
+    const activity = this.activityIfAny(client, lock);
+    return activity !== null && (activity.window !== null || activity.pendingAcquires > 0);
   }
 
   /**
@@ -141,10 +165,10 @@ export class Tracker {
    * (a snapshot is not atomic: a node deleted just before the answer may still be listed).
    */
   claimsNode(client: string, lock: string, path: string, time: Nanos, graceNs: Nanos): boolean {
-    const window = this.openWindowsOn(lock).get(client);
-    if (window !== undefined && (window.node === null || window.node === path)) return true;
-    const activity = this.activity.get(client)?.get(lock);
-    if (activity === undefined) return false;
+    const activity = this.activityIfAny(client, lock);
+    if (activity === null) return false;
+    const window = activity.window;
+    if (window !== null && (window.node === null || window.node === path)) return true;
     return activity.pendingAcquires + activity.pendingOthers > 0 || time - activity.lastCompletion <= graceNs;
   }
 
@@ -169,23 +193,23 @@ export class Tracker {
       activity: null,
     };
     this.pending.set(op.id, op);
-    if (op.session !== null) this.noteSession(op.client, op.worker, op.session);
-    const lock = op.lock;
-    if (lock !== null) {
-      const activity = this.activityOf(op.client, lock);
-      op.activity = activity;
+    const client = this.clientNamed(op.client);
+    if (op.session !== null) this.noteSession(client, op.worker, op.session);
+    const activity = op.lock === null ? null : this.activityOf(client, op.lock);
+    op.activity = activity;
+    if (activity !== null) {
       if (op.f === 'acquire') {
         activity.pendingAcquires++;
         activity.lastAcquire = op;
-        this.lastAcquireOfClient.set(op.client, op);
+        client.lastAcquire = op;
       } else {
         activity.pendingOthers++;
       }
-      if (op.f === 'fenced-write') op.implicitToken = this.openWindowsOn(lock).get(op.client)?.start ?? null;
+      if (op.f === 'fenced-write') op.implicitToken = activity.window?.start ?? null;
     }
-    if (op.f === 'fenced-write') this.lastWriteOfClient.set(op.client, op);
+    if (op.f === 'fenced-write') client.lastWrite = op;
     for (const handler of this.onOpInvoked) handler(op);
-    if (op.f === 'release' && lock !== null) this.closeWindow(lock, op);
+    if (op.f === 'release' && activity !== null) this.closeWindow(activity, op);
     return null;
   }
 
@@ -198,34 +222,28 @@ export class Tracker {
     op.error = line.error ?? null;
     if (line.session !== undefined) {
       op.session = line.session;
-      this.noteSession(op.client, op.worker, line.session);
+      this.noteSession(this.clientNamed(op.client), op.worker, line.session);
     }
     if (line.node !== undefined) op.node = line.node;
     if (line.token !== undefined) op.token = line.token;
     if (op.f === 'read' && line.value !== undefined) op.value = line.value;
-    const lock = op.lock;
     const activity = op.activity;
-    op.activity = null; // a finished operation must not keep the activity (and its latest acquire) alive
     if (activity !== null) {
       if (op.f === 'acquire') activity.pendingAcquires--;
       else activity.pendingOthers--;
       activity.lastCompletion = line.time;
     }
     for (const handler of this.onOpCompleted) handler(op);
-    if (op.f === 'acquire' && op.outcome === 'ok' && lock !== null) this.openWindow(lock, op);
+    if (op.f === 'acquire' && op.outcome === 'ok' && activity !== null) this.openWindow(activity, op);
     return null;
   }
 
   /** An acquire answered ok opens the client's window, unless it already holds the lock (re-entry). */
-  private openWindow(lock: string, acquire: TrackedOp): void {
-    let windows = this.openWindows.get(lock);
-    if (windows === undefined) {
-      windows = new Map();
-      this.openWindows.set(lock, windows);
-    }
-    if (windows.has(acquire.client)) return;
+  private openWindow(activity: ClientLockActivity, acquire: TrackedOp): void {
+    if (activity.window !== null) return;
+    const lock = activity.lock;
     const window: HoldWindow = {
-      lock,
+      lock: lock.name,
       client: acquire.client,
       worker: acquire.worker,
       session: acquire.session,
@@ -236,37 +254,57 @@ export class Tracker {
       acquireOp: acquire.id,
       releaseOp: null,
     };
-    windows.set(acquire.client, window);
-    for (const handler of this.onWindowOpened) handler(window);
+    activity.window = window;
+    lock.windows.push(window);
+    for (const handler of this.onWindowOpened) handler(window, lock);
   }
 
   /** Invoking release ends the belief of holding, whatever the release answers. */
-  private closeWindow(lock: string, release: TrackedOp): void {
-    const windows = this.openWindows.get(lock);
-    const window = windows?.get(release.client);
-    if (windows === undefined || window === undefined) return;
-    windows.delete(release.client);
+  private closeWindow(activity: ClientLockActivity, release: TrackedOp): void {
+    const window = activity.window;
+    if (window === null) return;
+    const lock = activity.lock;
+    activity.window = null;
+    lock.windows.splice(lock.windows.indexOf(window), 1);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
-    for (const handler of this.onWindowClosed) handler(window);
+    for (const handler of this.onWindowClosed) handler(window, lock);
   }
 
-  private noteSession(client: string, worker: string, session: string): void {
-    if (this.ownerOfSession.get(session)?.client !== client) this.ownerOfSession.set(session, { client, worker });
-  }
-
-  private activityOf(client: string, lock: string): ClientLockActivity {
-    let locks = this.activity.get(client);
-    if (locks === undefined) {
-      locks = new Map();
-      this.activity.set(client, locks);
+  /** The first client to claim a session owns it until another client claims it (its worker is the first one's). */
+  private noteSession(client: TrackedClient, worker: string, session: string): void {
+    if (client.ownedSession === session) return;
+    const previous = this.ownerOfSession.get(session);
+    if (previous?.client !== client) {
+      if (previous !== undefined && previous.client.ownedSession === session) previous.client.ownedSession = null;
+      this.ownerOfSession.set(session, { client, worker });
     }
-    let activity = locks.get(lock);
+    client.ownedSession = session;
+  }
+
+  private clientNamed(name: string): TrackedClient {
+    let client = this.clients.get(name);
+    if (client === undefined) {
+      client = { name, activities: new Map(), recentActivity: null, ownedSession: null, lastAcquire: null, lastWrite: null };
+      this.clients.set(name, client);
+    }
+    return client;
+  }
+
+  private activityOf(client: TrackedClient, lockName: string): ClientLockActivity {
+    const recent = client.recentActivity;
+    if (recent !== null && recent.lock.name === lockName) return recent;
+    let activity = client.activities.get(lockName);
     if (activity === undefined) {
-      activity = { pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, lastAcquire: null };
-      locks.set(lock, activity);
+      activity = { lock: this.lock(lockName), window: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, lastAcquire: null };
+      client.activities.set(lockName, activity);
     }
+    client.recentActivity = activity;
     return activity;
+  }
+
+  private activityIfAny(client: string, lock: string): ClientLockActivity | null {
+    return this.clients.get(client)?.activities.get(lock) ?? null;
   }
 }
 
