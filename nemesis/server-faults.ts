@@ -13,7 +13,7 @@ async function pickServer(context: NemesisContext): Promise<{ id: NodeId; leader
 
 function serverProcessFault(
   name: 'kill' | 'pause',
-  verb: string,
+  verb: (cluster: Cluster) => string,
   apply: (cluster: Cluster, id: NodeId) => Promise<void>,
   undo: (cluster: Cluster, id: NodeId) => Promise<void>,
 ): Nemesis {
@@ -23,7 +23,7 @@ function serverProcessFault(
       const target = await pickServer(context);
       await apply(context.cluster, target.id);
       return {
-        description: `${verb} zk${target.id}${target.leader ? ' (the leader)' : ''}`,
+        description: `${verb(context.cluster)} zk${target.id}${target.leader ? ' (the leader)' : ''}`,
         value: { node: target.id, leader: target.leader },
         durationMs: context.intervalMs,
         heal: () => undo(context.cluster, target.id),
@@ -32,8 +32,14 @@ function serverProcessFault(
   };
 }
 
-export const kill = serverProcessFault('kill', 'SIGKILL', (c, id) => c.kill(id), (c, id) => c.restart(id));
-export const pause = serverProcessFault('pause', 'SIGSTOP', (c, id) => c.pause(id), (c, id) => c.resume(id));
+export const kill = serverProcessFault('kill', () => 'SIGKILL', (c, id) => c.kill(id), (c, id) => c.restart(id));
+// Docker freezes a container with the cgroup freezer, not a signal: the history says which it was.
+export const pause = serverProcessFault(
+  'pause',
+  (cluster) => (cluster.backend === 'docker' ? 'docker pause' : 'SIGSTOP'),
+  (c, id) => c.pause(id),
+  (c, id) => c.resume(id),
+);
 
 /** Servers only: isolate the leader, or cut the ensemble into random halves. */
 export const partition: Nemesis = {
