@@ -49,14 +49,24 @@ export interface ClientLockActivity {
   /** Pending releases and fenced writes on this lock. */
   pendingOthers: number;
   lastCompletion: Nanos;
-  /** The client's latest acquire of the lock, for leak attribution. */
-  lastAcquire: TrackedOp | null;
+  /** The client's latest acquire of the lock, for leak attribution, while it is pending… */
+  pendingAcquire: TrackedOp | null;
+  /**
+   * …and once answered, copied into one record per activity: keeping each answered acquire alive instead (one
+   * per client and lock, replaced at every acquire) made the garbage collector promote every one of them.
+   */
+  answeredAcquire: AnsweredAcquire | null;
+}
+
+/** An acquire as it was answered: what leak attribution needs of it. */
+export interface AnsweredAcquire extends OpSummary {
+  node: string | null;
 }
 
 interface TrackedClient {
   name: string;
-  /** By lock name. */
-  activities: Map<string, ClientLockActivity>;
+  /** By the lock's index: a plain array is one memory access, where a map of many locks is several. */
+  activities: Array<ClientLockActivity | undefined>;
   /** The activity of the client's latest operation: clients mostly repeat the same lock, which skips a lookup. */
   recentActivity: ClientLockActivity | null;
   /** The session that `ownerOfSession` gives to this client right now, if known: most answers repeat it. */
@@ -149,8 +159,9 @@ export class Tracker {
   }
 
   /** The client's latest acquire of the lock (with its node and outcome once answered). */
-  lastAcquireOf(client: string, lock: string): TrackedOp | null {
-    return this.activityIfAny(client, lock)?.lastAcquire ?? null;
+  lastAcquireOf(client: string, lock: string): AnsweredAcquire | null {
+    const activity = this.activityIfAny(client, lock);
+    return activity === null ? null : (activity.pendingAcquire ?? activity.answeredAcquire);
   }
 
   /** The client holds the lock (open window) or waits for it (acquire pending). */
@@ -200,7 +211,7 @@ export class Tracker {
     if (activity !== null) {
       if (op.f === 'acquire') {
         activity.pendingAcquires++;
-        activity.lastAcquire = op;
+        activity.pendingAcquire = op;
         client.lastAcquire = op;
       } else {
         activity.pendingOthers++;
@@ -229,8 +240,12 @@ export class Tracker {
     if (op.f === 'read' && line.value !== undefined) op.value = line.value;
     const activity = op.activity;
     if (activity !== null) {
-      if (op.f === 'acquire') activity.pendingAcquires--;
-      else activity.pendingOthers--;
+      if (op.f === 'acquire') {
+        activity.pendingAcquires--;
+        if (activity.pendingAcquire === op) this.keepAnswer(activity, op);
+      } else {
+        activity.pendingOthers--;
+      }
       activity.lastCompletion = line.time;
     }
     for (const handler of this.onOpCompleted) handler(op);
@@ -271,6 +286,28 @@ export class Tracker {
     for (const handler of this.onWindowClosed) handler(window, lock);
   }
 
+  private keepAnswer(activity: ClientLockActivity, acquire: TrackedOp): void {
+    activity.pendingAcquire = null;
+    const kept = activity.answeredAcquire;
+    if (kept === null) {
+      activity.answeredAcquire = {
+        id: acquire.id, f: acquire.f, client: acquire.client, worker: acquire.worker, lock: acquire.lock, mode: acquire.mode,
+        invokeTime: acquire.invokeTime, completeTime: acquire.completeTime, outcome: acquire.outcome, session: acquire.session,
+        error: acquire.error, node: acquire.node,
+      };
+      return;
+    }
+    kept.id = acquire.id;
+    kept.worker = acquire.worker;
+    kept.mode = acquire.mode;
+    kept.invokeTime = acquire.invokeTime;
+    kept.completeTime = acquire.completeTime;
+    kept.outcome = acquire.outcome;
+    kept.session = acquire.session;
+    kept.error = acquire.error;
+    kept.node = acquire.node;
+  }
+
   /** The first client to claim a session owns it until another client claims it (its worker is the first one's). */
   private noteSession(client: TrackedClient, worker: string, session: string): void {
     if (client.ownedSession === session) return;
@@ -285,7 +322,7 @@ export class Tracker {
   private clientNamed(name: string): TrackedClient {
     let client = this.clients.get(name);
     if (client === undefined) {
-      client = { name, activities: new Map(), recentActivity: null, ownedSession: null, lastAcquire: null, lastWrite: null };
+      client = { name, activities: [], recentActivity: null, ownedSession: null, lastAcquire: null, lastWrite: null };
       this.clients.set(name, client);
     }
     return client;
@@ -294,17 +331,19 @@ export class Tracker {
   private activityOf(client: TrackedClient, lockName: string): ClientLockActivity {
     const recent = client.recentActivity;
     if (recent !== null && recent.lock.name === lockName) return recent;
-    let activity = client.activities.get(lockName);
+    const lock = this.lock(lockName);
+    let activity = client.activities[lock.index];
     if (activity === undefined) {
-      activity = { lock: this.lock(lockName), window: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, lastAcquire: null };
-      client.activities.set(lockName, activity);
+      activity = { lock, window: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, pendingAcquire: null, answeredAcquire: null };
+      client.activities[lock.index] = activity;
     }
     client.recentActivity = activity;
     return activity;
   }
 
   private activityIfAny(client: string, lock: string): ClientLockActivity | null {
-    return this.clients.get(client)?.activities.get(lock) ?? null;
+    const index = this.locks.get(lock)?.index;
+    return index === undefined ? null : (this.clients.get(client)?.activities[index] ?? null);
   }
 }
 
