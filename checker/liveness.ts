@@ -1,27 +1,26 @@
 /**
  * liveness: a blocking acquire must not wait while nobody holds the lock. A lock is free while no hold window
  * is open on it; a waiter that stays pending (or gives up) through a free stretch longer than the bound is a
- * stuck acquire. Waiters are only examined when a long free stretch ends, or when they finish, so the cost is
- * O(1) per operation. The final snapshot adds the static form: a lock whose lowest node belongs to a client
+ * stuck acquire. Waiters are only examined when a long free stretch ends (then found among the pending
+ * operations), or when they finish, so the cost is O(1) per operation. The final snapshot adds the static form: a lock whose lowest node belongs to a client
  * that is not acquiring it blocks every future acquire.
  */
 import type { LockChild, SnapshotLine } from '../src/history.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
-import { summarize, type TrackedLock, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
+import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
 import type { HoldWindow, Interval, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
 
 interface LockState {
+  lock: TrackedLock;
   /** Start of the current free stretch; null while someone holds the lock. */
   freeSince: Nanos | null;
-  /** Blocking acquires of this lock still pending, by id (numbers hash cheaply; objects need an identity hash). */
-  waiters: Map<number, TrackedOp>;
 }
 
 export class LivenessCheck implements TrackerListener {
   /** By the tracker's lock index. */
   private readonly states: LockState[] = [];
-  /** The same, in the order they were first needed: the end-of-run judgement goes through them in that order. */
+  /** The same, in the order they were first needed (a blocking acquire, a window): the end-of-run judgement goes through them in that order. */
   private readonly statesInOrder: LockState[] = [];
   /** Ids of the acquires already reported, so that each is reported once. */
   private readonly flagged = new Set<number>();
@@ -35,21 +34,20 @@ export class LivenessCheck implements TrackerListener {
   ) {}
 
   opInvoked(op: TrackedOp): void {
-    if (op.f !== 'acquire' || op.mode === 'try' || op.activity === null) return;
-    this.stateOf(op.activity.lock).waiters.set(op.id, op);
+    if (isWaiter(op)) this.stateOf(op.activity.lock);
   }
 
   opCompleted(op: TrackedOp): void {
-    if (op.f !== 'acquire' || op.mode === 'try' || op.activity === null) return;
+    if (!isWaiter(op)) return;
     const state = this.stateOf(op.activity.lock);
-    if (state.waiters.delete(op.id) && state.freeSince !== null) this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime);
+    if (state.freeSince !== null) this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime);
   }
 
   windowOpened(window: HoldWindow, lock: TrackedLock): void {
     const state = this.stateOf(lock);
     if (state.freeSince === null) return;
     if (window.start - state.freeSince > this.boundNs) {
-      for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, window.start);
+      for (const waiter of this.waitersOn(lock)) this.judge(waiter, state.freeSince, window.start);
     }
     state.freeSince = null;
   }
@@ -74,9 +72,10 @@ export class LivenessCheck implements TrackerListener {
 
   /** Waiters still pending at the end wait through the free stretch in course, if any. */
   anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
+    const waiters = this.waitersByLock();
     for (const state of this.statesInOrder) {
       if (state.freeSince === null) continue;
-      for (const waiter of state.waiters.values()) this.judge(waiter, state.freeSince, endTime);
+      for (const waiter of waiters[state.lock.index] ?? []) this.judge(waiter, state.freeSince, endTime);
     }
     return [...this.found.map(({ waiter, freeSpan }) => this.waitedWhileFree(waiter, freeSpan)), ...this.unclaimedHeads];
   }
@@ -112,7 +111,9 @@ export class LivenessCheck implements TrackerListener {
   }
 
   private unclaimedHead(lock: string, head: LockChild, owner: NodeOwner, time: Nanos): StuckAcquireAnomaly {
-    const waiting = this.stateOf(this.tracker.lock(lock)).waiters.values().next().value ?? null;
+    const tracked = this.tracker.lock(lock);
+    this.stateOf(tracked);
+    const waiting = this.waitersOn(tracked)[0] ?? null;
     const who = owner.client === null ? 'a session no client of the history had' : 'whose client neither holds nor waits for it';
     return {
       type: 'stuck-acquire',
@@ -137,13 +138,32 @@ export class LivenessCheck implements TrackerListener {
     return node === null ? null : { node: { ...node }, owner: this.tracker.ownerOf(node.ephemeralOwner) };
   }
 
+  /** The blocking acquires of `lock` still pending, in the order they were invoked. */
+  private waitersOn(lock: TrackedLock): TrackedOp[] {
+    return [...this.tracker.pendingOps()].filter((op) => isWaiter(op) && op.activity.lock === lock);
+  }
+
+  /** Every lock's waiters at once, by lock index: one pass over the pending operations. */
+  private waitersByLock(): TrackedOp[][] {
+    const byLock: TrackedOp[][] = [];
+    for (const op of this.tracker.pendingOps()) {
+      if (isWaiter(op)) (byLock[op.activity.lock.index] ??= []).push(op);
+    }
+    return byLock;
+  }
+
   private stateOf(lock: TrackedLock): LockState {
     let state = this.states[lock.index];
     if (state === undefined) {
-      state = { freeSince: 0, waiters: new Map() };
+      state = { lock, freeSince: 0 };
       this.states[lock.index] = state;
       this.statesInOrder.push(state);
     }
     return state;
   }
+}
+
+/** A blocking acquire (a missing mode counts as blocking) of a named lock: the kind of operation that can be stuck. */
+function isWaiter(op: TrackedOp): op is TrackedOp & { activity: ClientLockActivity } {
+  return op.f === 'acquire' && op.mode !== 'try' && op.activity !== null;
 }

@@ -280,7 +280,7 @@ export class Tracker {
     if (window === null) return;
     const lock = activity.lock;
     activity.window = null;
-    lock.windows.splice(lock.windows.indexOf(window), 1);
+    removeFrom(lock.windows, window);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
     for (const handler of this.onWindowClosed) handler(window, lock);
@@ -345,6 +345,13 @@ export class Tracker {
     const index = this.locks.get(lock)?.index;
     return index === undefined ? null : (this.clients.get(client)?.activities[index] ?? null);
   }
+}
+
+/** Removes one element, keeping the order of the rest (splice would allocate an array for what it removes). */
+function removeFrom<T>(array: T[], element: T): void {
+  const index = array.indexOf(element);
+  for (let i = index; i < array.length - 1; i++) array[i] = array[i + 1]!;
+  array.pop();
 }
 
 /** A copy without the tracker's working fields, for results.json. */
