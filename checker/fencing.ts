@@ -40,7 +40,7 @@ interface ResourceState {
   topValue: number;
 }
 
-export class FencingCheck implements TrackerListener {
+export class FencingCheck implements Partial<TrackerListener> {
   fencedWrites = 0;
   private readonly resources = new Map<string, ResourceState>();
   private readonly unanswered = new Map<number, Unanswered>();

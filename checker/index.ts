@@ -206,7 +206,26 @@ class Checker implements StreamingChecker {
     const sessionTimeoutNs = run.sessionTimeoutMs === null ? null : run.sessionTimeoutMs * MS_NS;
     const configBound = sessionTimeoutNs === null ? null : 2 * sessionTimeoutNs + (run.holdMs ?? 0) * MS_NS;
     const boundNs = this.options.livenessBoundNs ?? configBound ?? 10 * SECOND_NS;
-    const tracker = new Tracker();
+    // The checks need the tracker and the tracker tells the checks: its listener calls them once they exist.
+    const tracker = new Tracker({
+      opInvoked(op) {
+        parts.stats.opInvoked(op);
+        parts.liveness.opInvoked(op);
+        parts.fencing.opInvoked(op);
+      },
+      opCompleted(op) {
+        parts.stats.opCompleted(op);
+        parts.liveness.opCompleted(op);
+        parts.fencing.opCompleted(op);
+      },
+      windowOpened(window, lock) {
+        parts.mutex.windowOpened(window, lock);
+        parts.liveness.windowOpened(window, lock);
+      },
+      windowClosed(window, lock) {
+        parts.liveness.windowClosed(window, lock);
+      },
+    });
     const parts: Parts = {
       run,
       tracker,
@@ -218,7 +237,6 @@ class Checker implements StreamingChecker {
       fencing: new FencingCheck(),
       stats: new StatsCollector(this.options.throughputBucketNs ?? SECOND_NS),
     };
-    for (const listener of [parts.stats, parts.mutex, parts.liveness, parts.fencing]) tracker.listen(listener);
     return parts;
   }
 }

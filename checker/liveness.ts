@@ -17,7 +17,7 @@ interface LockState {
   freeSince: Nanos | null;
 }
 
-export class LivenessCheck implements TrackerListener {
+export class LivenessCheck implements Partial<TrackerListener> {
   /** By the tracker's lock index. */
   private readonly states: LockState[] = [];
   /** The same, in the order they were first needed (a blocking acquire, a window): the end-of-run judgement goes through them in that order. */

@@ -7,7 +7,7 @@ import { at, duration, holder } from './describe.ts';
 import type { TrackedLock, TrackerListener } from './tracker.ts';
 import type { DoubleHolderAnomaly, HoldWindow, Nanos } from './types.ts';
 
-export class MutexCheck implements TrackerListener {
+export class MutexCheck implements Partial<TrackerListener> {
   windows = 0;
   private readonly overlapping: Array<[earlier: HoldWindow, later: HoldWindow]> = [];
 

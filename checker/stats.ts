@@ -23,28 +23,31 @@ function newHistogram(): hdr.Histogram {
   return hdr.build({ useWebAssembly: true, numberOfSignificantValueDigits: 3 });
 }
 
-export class StatsCollector implements TrackerListener {
-  private readonly counts = new Map<OpFunction, Counts>();
-  private readonly latency = new Map<OpFunction, hdr.Histogram>();
+/** What is kept per function: its counts, and its latency histogram once an operation completed. */
+interface FunctionStats {
+  counts: Counts;
+  latency: hdr.Histogram | null;
+}
+
+export class StatsCollector implements Partial<TrackerListener> {
+  /** One lookup per event finds both the counts and the histogram. */
+  private readonly byFunction = new Map<OpFunction, FunctionStats>();
+  /** The histograms in the order they were started (a function's first completion): results.json lists them so. */
+  private readonly latencyInOrder: Array<[OpFunction, hdr.Histogram]> = [];
   private readonly throughput = { ok: [] as number[], fail: [] as number[], info: [] as number[] };
 
   constructor(private bucketNs: Nanos) {}
 
   opInvoked(op: TrackedOp): void {
-    this.countsOf(op.f).pending++;
+    this.statsOf(op.f).counts.pending++;
   }
 
   opCompleted(op: TrackedOp): void {
     if (op.outcome === 'pending' || op.completeTime === null) return;
-    const counts = this.countsOf(op.f);
-    counts.pending--;
-    counts[op.outcome]++;
-    let histogram = this.latency.get(op.f);
-    if (histogram === undefined) {
-      histogram = newHistogram();
-      this.latency.set(op.f, histogram);
-    }
-    histogram.recordValue(Math.max(1, Math.round((op.completeTime - op.invokeTime) / 1000)));
+    const stats = this.statsOf(op.f);
+    stats.counts.pending--;
+    stats.counts[op.outcome]++;
+    (stats.latency ?? this.startLatency(op.f, stats)).recordValue(Math.max(1, Math.round((op.completeTime - op.invokeTime) / 1000)));
     let bucket = Math.max(0, Math.floor(op.completeTime / this.bucketNs));
     while (bucket >= MAX_BUCKETS) {
       this.coarsen();
@@ -68,13 +71,15 @@ export class StatsCollector implements TrackerListener {
   finish(durationNs: Nanos, faults: FaultWindow[]): Stats {
     const buckets = Math.max(this.throughput.ok.length, this.throughput.fail.length, this.throughput.info.length);
     const padded = (values: number[]): number[] => [...values, ...new Array<number>(buckets - values.length).fill(0)];
+    const counts: Stats['counts'] = {};
+    for (const [f, stats] of this.byFunction) counts[f] = stats.counts;
     const latency: Stats['latency'] = {};
-    for (const [f, histogram] of this.latency) {
+    for (const [f, histogram] of this.latencyInOrder) {
       latency[f] = summarizeLatency(histogram);
       histogram.destroy();
     }
     return {
-      counts: Object.fromEntries(this.counts),
+      counts,
       latency,
       throughput: { bucketNs: this.bucketNs, ok: padded(this.throughput.ok), fail: padded(this.throughput.fail), info: padded(this.throughput.info) },
       faults,
@@ -82,13 +87,19 @@ export class StatsCollector implements TrackerListener {
     };
   }
 
-  private countsOf(f: OpFunction): Counts {
-    let counts = this.counts.get(f);
-    if (counts === undefined) {
-      counts = { ok: 0, fail: 0, info: 0, pending: 0 };
-      this.counts.set(f, counts);
+  private startLatency(f: OpFunction, stats: FunctionStats): hdr.Histogram {
+    stats.latency = newHistogram();
+    this.latencyInOrder.push([f, stats.latency]);
+    return stats.latency;
+  }
+
+  private statsOf(f: OpFunction): FunctionStats {
+    let stats = this.byFunction.get(f);
+    if (stats === undefined) {
+      stats = { counts: { ok: 0, fail: 0, info: 0, pending: 0 }, latency: null };
+      this.byFunction.set(f, stats);
     }
-    return counts;
+    return stats;
   }
 }
 

@@ -19,6 +19,8 @@ export interface TrackedOp extends OpSummary {
   implicitToken: Nanos | null;
   /** What the client does on the operation's lock (null when the operation names no lock). */
   activity: ClientLockActivity | null;
+  /** The client's record, so that the answer finds it without a lookup. */
+  trackedClient: TrackedClient;
 }
 
 /** A lock as the tracker knows it. */
@@ -30,14 +32,14 @@ export interface TrackedLock {
   windows: HoldWindow[];
 }
 
-/** What the checks hear from the tracker; each implements the events it needs. */
+/** What the checks hear from the tracker: one object, whose methods call each check in turn (see index.ts). */
 export interface TrackerListener {
-  opInvoked?(op: TrackedOp): void;
-  opCompleted?(op: TrackedOp): void;
+  opInvoked(op: TrackedOp): void;
+  opCompleted(op: TrackedOp): void;
   /** Called after the window is registered as open on `lock`. */
-  windowOpened?(window: HoldWindow, lock: TrackedLock): void;
+  windowOpened(window: HoldWindow, lock: TrackedLock): void;
   /** Called after the window is removed from the open ones of `lock`. */
-  windowClosed?(window: HoldWindow, lock: TrackedLock): void;
+  windowClosed(window: HoldWindow, lock: TrackedLock): void;
 }
 
 /** What one client does on one lock: a few numbers and references, so clients × locks of them stay cheap. */
@@ -63,7 +65,7 @@ export interface AnsweredAcquire extends OpSummary {
   node: string | null;
 }
 
-interface TrackedClient {
+export interface TrackedClient {
   name: string;
   /** By the lock's index: a plain array is one memory access, where a map of many locks is several. */
   activities: Array<ClientLockActivity | undefined>;
@@ -86,23 +88,14 @@ export type HistoryProblem = string;
 
 export class Tracker {
   lastTime: Nanos = 0;
-  // One array per event, of bound handlers: calling them is much cheaper than probing each listener's methods.
-  private readonly onOpInvoked: Array<(op: TrackedOp) => void> = [];
-  private readonly onOpCompleted: Array<(op: TrackedOp) => void> = [];
-  private readonly onWindowOpened: Array<(window: HoldWindow, lock: TrackedLock) => void> = [];
-  private readonly onWindowClosed: Array<(window: HoldWindow, lock: TrackedLock) => void> = [];
   private readonly pending = new Map<number, TrackedOp>();
   private readonly clients = new Map<string, TrackedClient>();
   private readonly locks = new Map<string, TrackedLock>();
   private readonly ownerOfSession = new Map<string, SessionOwner>();
   private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: OpSummary | null }>();
 
-  listen(listener: TrackerListener): void {
-    if (listener.opInvoked !== undefined) this.onOpInvoked.push(listener.opInvoked.bind(listener));
-    if (listener.opCompleted !== undefined) this.onOpCompleted.push(listener.opCompleted.bind(listener));
-    if (listener.windowOpened !== undefined) this.onWindowOpened.push(listener.windowOpened.bind(listener));
-    if (listener.windowClosed !== undefined) this.onWindowClosed.push(listener.windowClosed.bind(listener));
-  }
+  /** One listener, called directly: a history has millions of events, and each is a call to it. */
+  constructor(private readonly listener: TrackerListener) {}
 
   /** Every line's time goes through here: the end of the history is the latest time seen. */
   observeTime(time: Nanos): void {
@@ -202,9 +195,10 @@ export class Tracker {
       value: line.value ?? null,
       implicitToken: null,
       activity: null,
+      trackedClient: this.clientNamed(line.client),
     };
     this.pending.set(op.id, op);
-    const client = this.clientNamed(op.client);
+    const client = op.trackedClient;
     if (op.session !== null) this.noteSession(client, op.worker, op.session);
     const activity = op.lock === null ? null : this.activityOf(client, op.lock);
     op.activity = activity;
@@ -219,7 +213,7 @@ export class Tracker {
       if (op.f === 'fenced-write') op.implicitToken = activity.window?.start ?? null;
     }
     if (op.f === 'fenced-write') client.lastWrite = op;
-    for (const handler of this.onOpInvoked) handler(op);
+    this.listener.opInvoked(op);
     if (op.f === 'release' && activity !== null) this.closeWindow(activity, op);
     return null;
   }
@@ -233,7 +227,7 @@ export class Tracker {
     op.error = line.error ?? null;
     if (line.session !== undefined) {
       op.session = line.session;
-      this.noteSession(this.clientNamed(op.client), op.worker, line.session);
+      this.noteSession(op.trackedClient, op.worker, line.session);
     }
     if (line.node !== undefined) op.node = line.node;
     if (line.token !== undefined) op.token = line.token;
@@ -248,7 +242,7 @@ export class Tracker {
       }
       activity.lastCompletion = line.time;
     }
-    for (const handler of this.onOpCompleted) handler(op);
+    this.listener.opCompleted(op);
     if (op.f === 'acquire' && op.outcome === 'ok' && activity !== null) this.openWindow(activity, op);
     return null;
   }
@@ -271,7 +265,7 @@ export class Tracker {
     };
     activity.window = window;
     lock.windows.push(window);
-    for (const handler of this.onWindowOpened) handler(window, lock);
+    this.listener.windowOpened(window, lock);
   }
 
   /** Invoking release ends the belief of holding, whatever the release answers. */
@@ -283,7 +277,7 @@ export class Tracker {
     removeFrom(lock.windows, window);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
-    for (const handler of this.onWindowClosed) handler(window, lock);
+    this.listener.windowClosed(window, lock);
   }
 
   private keepAnswer(activity: ClientLockActivity, acquire: TrackedOp): void {
