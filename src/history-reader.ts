@@ -15,6 +15,7 @@ export interface HistorySink {
 }
 
 const CHUNK_BYTES = 1 << 20;
+const OPEN_BRACE = 0x7b;
 
 /** Streams the file into `sink`; memory stays at one chunk. Rejects only if the file cannot be opened or read. */
 export async function readHistory(path: string, sink: HistorySink): Promise<void> {
@@ -23,7 +24,7 @@ export async function readHistory(path: string, sink: HistorySink): Promise<void
   let lineNumber = 0;
   const take = (text: string, truncated: boolean): void => {
     lineNumber++;
-    if (text.trim() === '') return;
+    if (text.charCodeAt(0) !== OPEN_BRACE && text.trim() === '') return; // trim only what cannot be an object
     const parsed = parseHistoryLine(text);
     if (typeof parsed !== 'string') sink.add(parsed, lineNumber);
     else sink.unreadable({ line: lineNumber, reason: truncated ? `truncated last line (${parsed})` : parsed });
@@ -49,7 +50,10 @@ const isString: FieldCheck = (value) => typeof value === 'string';
 const isBoolean: FieldCheck = (value) => typeof value === 'boolean';
 const isObject: FieldCheck = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isTokenOrNull: FieldCheck = (value) => value === null || isNumber(value);
-const oneOf = (...allowed: string[]): FieldCheck => (value) => typeof value === 'string' && allowed.includes(value);
+const oneOf = (...allowed: string[]): FieldCheck => {
+  const set = new Set(allowed);
+  return (value) => typeof value === 'string' && set.has(value);
+};
 const optional = (check: FieldCheck): FieldCheck => (value) => value === undefined || check(value);
 
 /** The fields each kind of line must have for the checker to use it (the full list is in src/history.ts). */
@@ -77,6 +81,9 @@ const REQUIRED: Record<HistoryLine['kind'], Record<string, FieldCheck>> = {
   end: { time: isTime, reason: oneOf('completed', 'interrupted', 'crashed') },
 };
 
+/** The same checks as lists, made once: every line goes through them, and Object.entries would build them per line. */
+const CHECKS = new Map(Object.entries(REQUIRED).map(([kind, fields]) => [kind, Object.entries(fields)]));
+
 /** One line of history.jsonl, or the reason it is not one. */
 export function parseHistoryLine(text: string): HistoryLine | string {
   let value: unknown;
@@ -88,8 +95,9 @@ export function parseHistoryLine(text: string): HistoryLine | string {
   if (!isObject(value)) return 'not a JSON object';
   const record = value as Record<string, unknown>;
   const kind = record.kind;
-  if (typeof kind !== 'string' || !Object.hasOwn(REQUIRED, kind)) return `unknown kind ${JSON.stringify(kind)}`;
-  for (const [field, check] of Object.entries(REQUIRED[kind as HistoryLine['kind']])) {
+  const checks = typeof kind === 'string' ? CHECKS.get(kind) : undefined;
+  if (checks === undefined) return `unknown kind ${JSON.stringify(kind)}`;
+  for (const [field, check] of checks) {
     if (!check(record[field])) return `${kind} line with a missing or bad "${field}"`;
   }
   if (kind === 'snapshot' && !snapshotChildrenValid(record)) return 'snapshot line with a malformed lock child';
