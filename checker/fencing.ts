@@ -46,6 +46,8 @@ export class FencingCheck implements Partial<TrackerListener> {
   private readonly unanswered = new Map<number, Unanswered>();
   /** Every resource's stack of writes, in one store. */
   private readonly pool = new WritePool();
+  /** The state of the resource each lock's holders last wrote, by the tracker's lock index. */
+  private readonly stateByLock: ResourceState[] = [];
   /** Which resource each lock's writes went to, to name the resource of a write it never saw. */
   private readonly resourceOfLock = new Map<string, string>();
   private readonly writers = new Interned<Writer>((writer) => `${writer.client}\u0000${writer.worker}\u0000${writer.session}`);
@@ -70,7 +72,7 @@ export class FencingCheck implements Partial<TrackerListener> {
       implicitToken: op?.implicitToken ?? null,
       op: op?.id ?? null,
     };
-    const state = this.stateOf(write.resource);
+    const state = this.stateFor(write.resource, op);
     if (op?.lock != null && state.lock !== op.lock) {
       state.lock = op.lock;
       this.resourceOfLock.set(op.lock, write.resource);
@@ -184,6 +186,15 @@ export class FencingCheck implements Partial<TrackerListener> {
     const index = this.writers.indexOf(writer);
     this.lastWriterOfClient.set(op.client, { writer, index });
     return index;
+  }
+
+  /** The resource's state, found through the writer's lock when it wrote there before: no string to hash. */
+  private stateFor(resource: string, op: TrackedOp | null): ResourceState {
+    const lockIndex = op?.activity?.lock.index;
+    if (lockIndex === undefined) return this.stateOf(resource);
+    const known = this.stateByLock[lockIndex];
+    if (known !== undefined && known.name === resource) return known;
+    return (this.stateByLock[lockIndex] = this.stateOf(resource));
   }
 
   private stateOf(resource: string): ResourceState {

@@ -81,10 +81,10 @@ export class LivenessCheck implements Partial<TrackerListener> {
   }
 
   private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos): void {
-    const freeSpan = { start: Math.max(freeSince, waiter.invokeTime), end: until };
-    if (freeSpan.end - freeSpan.start <= this.boundNs || this.flagged.has(waiter.id)) return;
+    const start = Math.max(freeSince, waiter.invokeTime);
+    if (until - start <= this.boundNs || this.flagged.has(waiter.id)) return;
     this.flagged.add(waiter.id);
-    this.found.push({ waiter, freeSpan });
+    this.found.push({ waiter, freeSpan: { start, end: until } });
   }
 
   private waitedWhileFree(op: TrackedOp, freeSpan: Interval): StuckAcquireAnomaly {
