@@ -41,7 +41,8 @@ export interface Workload {
   run(session: ClientSession, context: WorkloadContext): Promise<void>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+// A zero hold skips the timer: even setTimeout(0) waits for the next turn of a busy event loop (milliseconds).
+const sleep = (ms: number): Promise<void> => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)));
 
 type WhileHolding = (session: ClientSession, lock: string, context: WorkloadContext) => Promise<void>;
 
