@@ -54,6 +54,7 @@ function runCommand(): Command {
     .option('--session-timeout <ms>', 'ZooKeeper session timeout', integer(1, 600_000), 2000)
     .option('--acquire-timeout <ms>', 'blocking acquires give up after this long', integer(1, 600_000), 5000)
     .option('--nemesis-interval <s>', 'seconds between faults', integer(1, 3_600), 5)
+    .option('--snapshot-interval <s>', 'seconds between mid-run snapshots of every lock directory; 0 for none', integer(0, 3_600), 10)
     .option('--fencing <on|off>', 'fenced-counter: the resource rejects stale tokens', onOff, true)
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
@@ -68,7 +69,7 @@ function runCommand(): Command {
 interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
-  acquireTimeout: number; nemesisInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
+  acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
   backend: RunConfig['backend']; connect?: string; results: string;
 }
 
@@ -106,6 +107,7 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     sessionTimeoutMs: flags.sessionTimeout,
     acquireTimeoutMs: flags.acquireTimeout,
     nemesisIntervalS: flags.nemesisInterval,
+    snapshotIntervalS: flags.snapshotInterval,
     fencing: flags.fencing,
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
     nodes: flags.nodes,

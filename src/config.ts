@@ -32,6 +32,8 @@ export interface RunConfig {
   /** Blocking acquires give up after this long. */
   acquireTimeoutMs: number;
   nemesisIntervalS: number;
+  /** Seconds between mid-run snapshots of the lock directories; 0 for none (the final one is always taken). Absent in runs before it existed. */
+  snapshotIntervalS?: number;
   fencing: boolean;
   seed: number;
   nodes: number;
@@ -60,6 +62,7 @@ export function reproduceCommand(config: RunConfig): string {
     `--session-timeout ${config.sessionTimeoutMs}`,
     `--acquire-timeout ${config.acquireTimeoutMs}`,
     `--nemesis-interval ${config.nemesisIntervalS}`,
+    config.snapshotIntervalS === undefined ? '' : `--snapshot-interval ${config.snapshotIntervalS}`,
     `--fencing ${config.fencing ? 'on' : 'off'}`,
     `--seed ${config.seed}`,
     `--nodes ${config.nodes}`,

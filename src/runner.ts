@@ -36,8 +36,6 @@ const LOCK_ROOT = '/locks';
 /** How long the final phase waits for client loops to finish what they were doing. */
 const finishBoundMs = (config: RunConfig): number => config.acquireTimeoutMs + 2 * config.sessionTimeoutMs + 10_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * A worker process as the runner uses it: the client host of a few clients. While it is frozen its clients are
  * frozen too: they invoke nothing until it thaws, as a real process paused in its critical section would, so a
@@ -139,8 +137,10 @@ class TestRun {
     const loops = this.startClients();
     this.progress.start();
     schedule.start();
-    await sleep(this.config.timeLimitS * 1000);
+    const snapshots = this.takeMidRunSnapshots();
+    await delay(this.config.timeLimitS * 1000);
     this.clientsRunning = false;
+    await snapshots;
     await schedule.stopAndHeal();
     await this.healEverything();
     this.progress.stop();
@@ -148,8 +148,23 @@ class TestRun {
     await Promise.race([Promise.all(loops), delay(finishBoundMs(this.config), undefined, { ref: false })]);
     await this.releaseWhatClientsBelieveTheyHold();
     // Sessions cut off during the run must expire (their ephemerals vanish) before the audit.
-    await sleep(this.config.sessionTimeoutMs + 2 * this.config.tickTimeMs);
+    await delay(this.config.sessionTimeoutMs + 2 * this.config.tickTimeMs);
     await this.snapshot(true);
+  }
+
+  /**
+   * Every --snapshot-interval while clients run, the same audit as the final one, marked not final: an orphan
+   * that a late cleanup or a session's end removes before the run ends still shows. A snapshot that cannot be
+   * taken in the middle of a fault (no leader to list sessions) is skipped.
+   */
+  private async takeMidRunSnapshots(): Promise<void> {
+    const intervalMs = (this.config.snapshotIntervalS ?? 0) * 1000;
+    if (intervalMs <= 0) return;
+    for (;;) {
+      await delay(intervalMs);
+      if (!this.clientsRunning) return;
+      await this.snapshot(false).catch(() => undefined);
+    }
   }
 
   private async setUp(): Promise<void> {
