@@ -88,6 +88,88 @@ describe('mutex', () => {
   });
 });
 
+describe('read/write locks', () => {
+  const RWLOCK = { ...DEFAULT_CONFIG, workload: 'rwlock' };
+
+  it('lets readers share a lock, and a client hold both sides while it downgrades', () => {
+    const h = new TestHistory(RWLOCK);
+    h.hold('c1', 'L1', 'read', 0, 10, 1000);
+    h.hold('c2', 'L1', 'read', 50, 60, 900);
+    h.hold('c3', 'L1', 'write', 100, 1010, 1500);
+    h.hold('c3', 'L1', 'read', 1100, 1110, 2000); // downgrade: read beside its own write…
+    h.release('c3', 'L1', 1500, 1501, { access: 'write' }); // …then the write side goes
+    h.hold('c1', 'L1', 'read', 1600, 1610, 1900);
+    const results = finished(h, 3000);
+    expect(results.checkers.mutex).toMatchObject({ valid: true, anomalies: [], windows: 5 });
+    expect(results.valid).toBe(true);
+  });
+
+  it('reports a writer beside a reader, with the side of each window', () => {
+    const h = new TestHistory(RWLOCK);
+    h.hold('c1', 'L1', 'read', 0, 10, 1000);
+    const writer = h.hold('c2', 'L1', 'write', 50, 500, 700);
+    const [anomaly, ...others] = finished(h, 2000).checkers.mutex.anomalies;
+    expect(others).toEqual([]);
+    expect(anomaly).toMatchObject({
+      overlap: { start: 500 * MS, end: 700 * MS },
+      windows: [{ client: 'c1', access: 'read' }, { client: 'c2', access: 'write', acquireOp: writer }],
+    });
+    expect(anomaly!.explanation).toMatch(/c1 \(read side, .*c2 \(write side/);
+  });
+
+  it('reports the writer that gets in while a downgraded client still reads (CURATOR-621)', () => {
+    const h = new TestHistory(RWLOCK);
+    h.acquire('c1', 'L1', 0, 10, 'ok', { access: 'write' });
+    h.acquire('c2', 'L1', 50, 310, 'ok', { access: 'write' }); // queued behind c1
+    h.hold('c1', 'L1', 'read', 200, 210, 500);
+    h.release('c1', 'L1', 300, 301, { access: 'write' });
+    h.release('c2', 'L1', 600, 601, { access: 'write' });
+    const anomalies = finished(h, 2000).checkers.mutex.anomalies;
+    expect(anomalies).toHaveLength(1);
+    expect(anomalies[0]).toMatchObject({ overlap: { start: 310 * MS, end: 500 * MS }, windows: [{ client: 'c1', access: 'read' }, { client: 'c2', access: 'write' }] });
+  });
+
+  it('reports a reader that waits longer than the bound while nobody writes or waits to, though readers hold', () => {
+    const h = new TestHistory(RWLOCK); // bound: 2 × 1000 + 100 ms
+    h.hold('c1', 'L1', 'read', 0, 10, 5000);
+    const stuck = h.acquire('c2', 'L1', 100, 3000, 'fail', { access: 'read', error: 'timeout' });
+    const results = finished(h, 6000);
+    expect(results.checkers.liveness.anomalies).toMatchObject([
+      { cause: 'reader-waited-without-writer', acquire: { id: stuck, access: 'read' }, freeSpan: { start: 100 * MS, end: 3000 * MS } },
+    ]);
+    expect(results.checkers.liveness.anomalies[0]!.explanation).toMatch(/no client held or waited for the write side of L1/);
+    expect(results.valid).toBe(false);
+  });
+
+  it('lets a reader wait as long as a writer holds or waits, and a writer as long as readers hold', () => {
+    const h = new TestHistory(RWLOCK);
+    h.hold('c1', 'L1', 'write', 0, 10, 5000);
+    h.hold('c2', 'L1', 'read', 100, 5010, 12_000); // waited for c1's write
+    h.hold('c3', 'L1', 'write', 6000, 12_010, 12_400); // waits for reader c2
+    h.hold('c4', 'L1', 'read', 6100, 12_410, 12_500); // waits behind c3, which waits
+    const results = finished(h, 13_000, ['c1', 'c2', 'c3', 'c4'].map(sessionOf));
+    expect(results.checkers.liveness.anomalies).toEqual([]);
+    expect(results.valid).toBe(true);
+  });
+
+  it('does not take the nodes of a client holding both sides for leaks', () => {
+    const h = new TestHistory(RWLOCK);
+    h.acquire('c1', 'L1', 0, 10, 'ok', { access: 'write', node: '/locks/L1/write-0000000001' });
+    h.acquire('c1', 'L1', 100, 110, 'ok', { access: 'read', node: '/locks/L1/read-0000000002' });
+    h.snapshot(5000, false, { L1: [child('L1', 1, sessionOf('c1'), 101, 'write-'), child('L1', 2, sessionOf('c1'), 102, 'read-')] }, [sessionOf('c1')]);
+    h.release('c1', 'L1', 6000, 6001, { access: 'write' });
+    h.release('c1', 'L1', 7000, 7001, { access: 'read' });
+    expect(finished(h, 8000).checkers.leaks.anomalies).toEqual([]);
+  });
+
+  it('leaves a reader and a later writer waiting for each other to the writer: the lock was free (kazoo #649)', () => {
+    const h = new TestHistory(RWLOCK);
+    h.acquire('c1', 'L1', 0, 5000, 'fail', { access: 'read', error: 'timeout' });
+    const writer = h.acquire('c2', 'L1', 100, 5100, 'fail', { access: 'write', error: 'timeout' });
+    expect(finished(h, 6000).checkers.liveness.anomalies).toMatchObject([{ cause: 'waited-while-free', acquire: { id: writer } }]);
+  });
+});
+
 describe('leaks', () => {
   it('reports a node of a live session whose client neither holds nor waits, attributed to the acquire that named it', () => {
     const h = new TestHistory();

@@ -15,6 +15,7 @@ export function duration(ns: Nanos): string {
 
 export function holder(window: HoldWindow): string {
   const details = [
+    ...(window.access === null ? [] : [`${window.access} side`]),
     `session ${window.session ?? 'unknown'}`,
     `node ${window.node ?? 'unknown'}`,
     `token ${window.token ?? 'none'}`,

@@ -336,6 +336,7 @@ class WritePool {
       ...writer,
       lock,
       mode: null,
+      access: null,
       invokeTime: this.number(record, INVOKE_TIME),
       completeTime: this.number(record, COMPLETE_TIME),
       outcome: 'ok',

@@ -4,6 +4,10 @@
  * stuck acquire. Waiters are only examined when a long free stretch ends (then found among the pending
  * operations), or when they finish, so the cost is O(1) per operation. The final snapshot adds the static form: a lock whose lowest node belongs to a client
  * that is not acquiring it blocks every future acquire.
+ *
+ * Read/write locks: a read window counts as holding for writers, but a reader only ever waits for writers, so a
+ * blocking read acquire is judged against the stretches with no write window open and no write acquire pending
+ * (`reader-waited-without-writer`), the same way. A reader behind a writer that waits is left to that writer.
  */
 import type { LockChild, SnapshotLine } from '../src/history.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
@@ -15,7 +19,13 @@ interface LockState {
   lock: TrackedLock;
   /** Start of the current free stretch; null while someone holds the lock. */
   freeSince: Nanos | null;
+  /** Write windows open and write acquires pending: what a reader may wait for. */
+  writers: number;
+  /** Start of the current stretch without writers; null while there are some. */
+  writerlessSince: Nanos | null;
 }
+
+type WaitCause = 'waited-while-free' | 'reader-waited-without-writer';
 
 export class LivenessCheck implements Partial<TrackerListener> {
   /** By the tracker's lock index. */
@@ -24,7 +34,7 @@ export class LivenessCheck implements Partial<TrackerListener> {
   private readonly statesInOrder: LockState[] = [];
   /** Ids of the acquires already reported, so that each is reported once. */
   private readonly flagged = new Set<number>();
-  private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval }> = [];
+  private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval; cause: WaitCause }> = [];
   private readonly unclaimedHeads: StuckAcquireAnomaly[] = [];
   private latestSnapshot: SnapshotLine | null = null;
 
@@ -35,25 +45,49 @@ export class LivenessCheck implements Partial<TrackerListener> {
 
   opInvoked(op: TrackedOp): void {
     if (isWaiter(op)) this.stateOf(op.activity.lock);
+    if (op.access === 'write' && op.f === 'acquire' && op.activity !== null) this.writerArrives(this.stateOf(op.activity.lock), op.invokeTime);
   }
 
   opCompleted(op: TrackedOp): void {
+    if (op.access === 'write' && op.f === 'acquire' && op.activity !== null) this.writerLeaves(this.stateOf(op.activity.lock), op.completeTime ?? op.invokeTime);
     if (!isWaiter(op)) return;
     const state = this.stateOf(op.activity.lock);
-    if (state.freeSince !== null) this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime);
+    if (op.access === 'read') {
+      if (state.writerlessSince !== null) this.judge(op, state.writerlessSince, op.completeTime ?? op.invokeTime, 'reader-waited-without-writer');
+    } else if (state.freeSince !== null) {
+      this.judge(op, state.freeSince, op.completeTime ?? op.invokeTime, 'waited-while-free');
+    }
   }
 
   windowOpened(window: HoldWindow, lock: TrackedLock): void {
     const state = this.stateOf(lock);
+    if (window.access === 'write') this.writerArrives(state, window.start);
     if (state.freeSince === null) return;
     if (window.start - state.freeSince > this.boundNs) {
-      for (const waiter of this.waitersOn(lock)) this.judge(waiter, state.freeSince, window.start);
+      for (const waiter of this.waitersOn(lock, waitsForFreeLock)) this.judge(waiter, state.freeSince, window.start, 'waited-while-free');
     }
     state.freeSince = null;
   }
 
   windowClosed(window: HoldWindow, lock: TrackedLock): void {
-    if (lock.windows.length === 0) this.stateOf(lock).freeSince = window.end;
+    const state = this.stateOf(lock);
+    if (window.access === 'write') this.writerLeaves(state, window.end ?? window.start);
+    if (lock.windows.length === 0) state.freeSince = window.end;
+  }
+
+  /** A write acquire or window begins: a stretch without writers, if one was in course, ends; long, its readers were stuck. */
+  private writerArrives(state: LockState, time: Nanos): void {
+    const since = state.writerlessSince;
+    state.writers++;
+    if (since === null) return;
+    if (time - since > this.boundNs) {
+      for (const reader of this.waitersOn(state.lock, waitsForWriters)) this.judge(reader, since, time, 'reader-waited-without-writer');
+    }
+    state.writerlessSince = null;
+  }
+
+  private writerLeaves(state: LockState, time: Nanos): void {
+    if (--state.writers === 0) state.writerlessSince = time;
   }
 
   snapshot(line: SnapshotLine): void {
@@ -70,24 +104,26 @@ export class LivenessCheck implements Partial<TrackerListener> {
     }
   }
 
-  /** Waiters still pending at the end wait through the free stretch in course, if any. */
+  /** Waiters still pending at the end wait through the free (or writerless) stretch in course, if any. */
   anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
-    const waiters = this.waitersByLock();
+    const waiters = this.waitersByLock(waitsForFreeLock);
+    const readers = this.waitersByLock(waitsForWriters);
     for (const state of this.statesInOrder) {
-      if (state.freeSince === null) continue;
-      for (const waiter of waiters[state.lock.index] ?? []) this.judge(waiter, state.freeSince, endTime);
+      const index = state.lock.index;
+      if (state.freeSince !== null) for (const waiter of waiters[index] ?? []) this.judge(waiter, state.freeSince, endTime, 'waited-while-free');
+      if (state.writerlessSince !== null) for (const reader of readers[index] ?? []) this.judge(reader, state.writerlessSince, endTime, 'reader-waited-without-writer');
     }
-    return [...this.found.map(({ waiter, freeSpan }) => this.waitedWhileFree(waiter, freeSpan)), ...this.unclaimedHeads];
+    return [...this.found.map(({ waiter, freeSpan, cause }) => this.waitedTooLong(waiter, freeSpan, cause)), ...this.unclaimedHeads];
   }
 
-  private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos): void {
+  private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos, cause: WaitCause): void {
     const start = Math.max(freeSince, waiter.invokeTime);
     if (until - start <= this.boundNs || this.flagged.has(waiter.id)) return;
     this.flagged.add(waiter.id);
-    this.found.push({ waiter, freeSpan: { start, end: until } });
+    this.found.push({ waiter, freeSpan: { start, end: until }, cause });
   }
 
-  private waitedWhileFree(op: TrackedOp, freeSpan: Interval): StuckAcquireAnomaly {
+  private waitedTooLong(op: TrackedOp, freeSpan: Interval, cause: WaitCause): StuckAcquireAnomaly {
     const lock = op.lock ?? '';
     const head = this.headOf(lock);
     const ending = op.outcome === 'pending' ? 'was still pending at the end' : `ended ${op.outcome} at ${at(op.completeTime ?? op.invokeTime)}`;
@@ -95,7 +131,7 @@ export class LivenessCheck implements Partial<TrackerListener> {
     return {
       type: 'stuck-acquire',
       lock,
-      cause: 'waited-while-free',
+      cause,
       acquire: summarize(op),
       freeSpan,
       boundNs: this.boundNs,
@@ -105,15 +141,16 @@ export class LivenessCheck implements Partial<TrackerListener> {
       ops: [op.id],
       events: [],
       explanation:
-        `${op.client}'s blocking acquire #${op.id} of ${lock}, invoked at ${at(op.invokeTime)}, waited ${duration(freeSpan.end - freeSpan.start)} ` +
-        `(${at(freeSpan.start)} to ${at(freeSpan.end)}) while no client held ${lock}, longer than the ${duration(this.boundNs)} bound, and ${ending}${blocking}.`,
+        `${op.client}'s blocking ${op.access === null ? '' : `${op.access} `}acquire #${op.id} of ${lock}, invoked at ${at(op.invokeTime)}, waited ${duration(freeSpan.end - freeSpan.start)} ` +
+        `(${at(freeSpan.start)} to ${at(freeSpan.end)}) while ${cause === 'waited-while-free' ? `no client held ${lock}` : `no client held or waited for the write side of ${lock}`}, ` +
+        `longer than the ${duration(this.boundNs)} bound, and ${ending}${blocking}.`,
     };
   }
 
   private unclaimedHead(lock: string, head: LockChild, owner: NodeOwner, time: Nanos): StuckAcquireAnomaly {
     const tracked = this.tracker.lock(lock);
     this.stateOf(tracked);
-    const waiting = this.waitersOn(tracked)[0] ?? null;
+    const waiting = this.waitersOn(tracked, isWaiter)[0] ?? null;
     const who = owner.client === null ? 'a session no client of the history had' : 'whose client neither holds nor waits for it';
     return {
       type: 'stuck-acquire',
@@ -138,16 +175,16 @@ export class LivenessCheck implements Partial<TrackerListener> {
     return node === null ? null : { node: { ...node }, owner: this.tracker.ownerOf(node.ephemeralOwner) };
   }
 
-  /** The blocking acquires of `lock` still pending, in the order they were invoked. */
-  private waitersOn(lock: TrackedLock): TrackedOp[] {
-    return [...this.tracker.pendingOps()].filter((op) => isWaiter(op) && op.activity.lock === lock);
+  /** The blocking acquires of `lock` of one kind still pending, in the order they were invoked. */
+  private waitersOn(lock: TrackedLock, kind: (op: TrackedOp) => op is Waiter): TrackedOp[] {
+    return [...this.tracker.pendingOps()].filter((op) => kind(op) && op.activity.lock === lock);
   }
 
-  /** Every lock's waiters at once, by lock index: one pass over the pending operations. */
-  private waitersByLock(): TrackedOp[][] {
+  /** Every lock's waiters of one kind at once, by lock index: one pass over the pending operations. */
+  private waitersByLock(kind: (op: TrackedOp) => op is Waiter): TrackedOp[][] {
     const byLock: TrackedOp[][] = [];
     for (const op of this.tracker.pendingOps()) {
-      if (isWaiter(op)) (byLock[op.activity.lock.index] ??= []).push(op);
+      if (kind(op)) (byLock[op.activity.lock.index] ??= []).push(op);
     }
     return byLock;
   }
@@ -155,7 +192,7 @@ export class LivenessCheck implements Partial<TrackerListener> {
   private stateOf(lock: TrackedLock): LockState {
     let state = this.states[lock.index];
     if (state === undefined) {
-      state = { lock, freeSince: 0 };
+      state = { lock, freeSince: 0, writers: 0, writerlessSince: 0 };
       this.states[lock.index] = state;
       this.statesInOrder.push(state);
     }
@@ -163,7 +200,19 @@ export class LivenessCheck implements Partial<TrackerListener> {
   }
 }
 
+type Waiter = TrackedOp & { activity: ClientLockActivity };
+
 /** A blocking acquire (a missing mode counts as blocking) of a named lock: the kind of operation that can be stuck. */
-function isWaiter(op: TrackedOp): op is TrackedOp & { activity: ClientLockActivity } {
+function isWaiter(op: TrackedOp): op is Waiter {
   return op.f === 'acquire' && op.mode !== 'try' && op.activity !== null;
+}
+
+/** Waits for nobody to hold the lock: an exclusive or write acquire. */
+function waitsForFreeLock(op: TrackedOp): op is Waiter {
+  return isWaiter(op) && op.access !== 'read';
+}
+
+/** Waits only for writers: a read acquire. */
+function waitsForWriters(op: TrackedOp): op is Waiter {
+  return isWaiter(op) && op.access === 'read';
 }

@@ -2,6 +2,8 @@
  * mutex: two clients must never both believe they hold one lock. A window is [acquire ok, release invoked] of
  * one client on one lock (the tracker keeps them); an acquire answered info opens none. Each time a window
  * opens, it is compared with the windows still open on that lock: O(1) per operation plus O(1) per overlap.
+ * Read/write locks: readers share, so two read windows never conflict, and a client's own windows never do (a
+ * downgrade holds both sides for a moment); a write window conflicts with any other client's window.
  */
 import { at, duration, holder } from './describe.ts';
 import type { TrackedLock, TrackerListener } from './tracker.ts';
@@ -13,8 +15,10 @@ export class MutexCheck implements Partial<TrackerListener> {
 
   windowOpened(window: HoldWindow, lock: TrackedLock): void {
     this.windows++;
+    const reading = window.access === 'read';
     for (const other of lock.windows) {
-      if (other !== window) this.overlapping.push([other, window]);
+      if (other.client === window.client || (reading && other.access === 'read')) continue;
+      this.overlapping.push([other, window]);
     }
   }
 

@@ -7,8 +7,13 @@
  * The model is a fair FIFO lock: an acquire on a free lock succeeds at once, otherwise it queues; a release
  * (invoke and answer in one step) hands the lock to the next in the queue, so no acquire ever waits while the
  * lock is free. Holders of a fenced-counter lock read the counter, then write value + 1 with their token.
+ *
+ * With `readWrite`, the same queue is a fair read/write lock (workload rwlock): readers share it, a writer needs
+ * it to itself, and nobody overtakes the queue; a release admits the queue's head, and with it every reader up to
+ * the next writer. A writer may downgrade: acquire the read side (at once: it holds the write side), release the
+ * write side, go on as a reader.
  */
-import { HISTORY_VERSION, type HistoryLine, type LockChild, type OpFunction, type OpLine, type Outcome } from '../src/history.ts';
+import { HISTORY_VERSION, type HistoryLine, type LockAccess, type LockChild, type OpFunction, type OpLine, type Outcome } from '../src/history.ts';
 
 export interface Step {
   client: number;
@@ -17,6 +22,10 @@ export interface Step {
   dtNs: number;
   /** A try-lock instead of a blocking acquire (when the client is idle). */
   tryLock: boolean;
+  /** readWrite: a read acquire instead of a write acquire (when the client is idle). */
+  read?: boolean;
+  /** readWrite: a write acquire that ends in a downgrade. */
+  downgrade?: boolean;
 }
 
 export type Violation = 'double-holder' | 'stale-write' | 'lost-update' | 'leaked-node' | 'stuck-acquire';
@@ -36,14 +45,19 @@ export interface SimulationOptions {
   snapshotEvery: number;
   /** A nemesis fault starts or stops every this many steps (0: none). */
   faultEvery: number;
+  /** A read/write lock (workload rwlock) instead of a mutex; takes precedence over fencedCounter. */
+  readWrite?: boolean;
   /** One violation, injected at the first step at or after `atStep` where it can happen (else at the end). */
   violation?: { type: Violation; atStep: number };
 }
 
+/** The side of a read/write lock a client wants or holds; undefined for the mutex. */
+type Access = LockAccess | undefined;
+
 type ClientState =
   | { kind: 'idle' }
-  | { kind: 'waiting'; lock: number; op: number }
-  | { kind: 'holding'; lock: number; phase: 'read' | 'write' | 'release'; read: number };
+  | { kind: 'waiting'; lock: number; op: number; access: Access; downgrade: boolean }
+  | { kind: 'holding'; lock: number; phase: 'read' | 'write' | 'downgrade' | 'release'; read: number; access: Access };
 
 interface Client {
   name: string;
@@ -54,10 +68,15 @@ interface Client {
 
 interface Lock {
   name: string;
+  /** The mutex's holder, or the write side's. */
   holder: number | null;
+  /** Clients holding the read side. */
+  readers: Set<number>;
   queue: number[];
-  /** Nodes of the holder and the waiters, by client. */
+  /** Nodes of the holder and the waiters, by client (the write side's, for a read/write lock)… */
   nodes: Map<number, LockChild>;
+  /** …and of the read side's holders and waiters. */
+  readNodes: Map<number, LockChild>;
   orphans: LockChild[];
   counter: number;
   highestToken: number | null;
@@ -90,7 +109,7 @@ class Simulation {
       state: { kind: 'idle' },
     }));
     this.locks = Array.from({ length: options.locks }, (_, i) => ({
-      name: `L${i}`, holder: null, queue: [], nodes: new Map(), orphans: [], counter: 0, highestToken: null,
+      name: `L${i}`, holder: null, readers: new Set(), queue: [], nodes: new Map(), readNodes: new Map(), orphans: [], counter: 0, highestToken: null,
     }));
   }
 
@@ -99,7 +118,7 @@ class Simulation {
     yield {
       kind: 'header', version: HISTORY_VERSION, runId: 'simulated', startedAt: '1970-01-01T00:00:00.000Z',
       config: {
-        recipe: 'model', workload: options.fencedCounter ? 'fenced-counter' : 'mutex', nemesis: 'pause', seed: 0,
+        recipe: 'model', workload: options.readWrite ? 'rwlock' : options.fencedCounter ? 'fenced-counter' : 'mutex', nemesis: 'pause', seed: 0,
         fencing: options.fencing ? 'on' : 'off', sessionTimeoutMs: options.sessionTimeoutMs, holdMs: options.holdMs, timeLimitS: 60,
       },
     };
@@ -111,7 +130,7 @@ class Simulation {
       this.time += Math.max(0, Math.round(step.dtNs));
       const violation = options.violation;
       if (violation !== undefined && !this.injected && index >= violation.atStep) this.tryInject(violation.type, false);
-      this.act(step.client % this.clients.length, step.lock % this.locks.length, step.tryLock);
+      this.act(step.client % this.clients.length, step.lock % this.locks.length, step);
       if (options.snapshotEvery > 0 && index % options.snapshotEvery === options.snapshotEvery - 1) this.snapshot(false);
       if (options.faultEvery > 0 && index % options.faultEvery === 0) this.toggleFault();
       index++;
@@ -143,41 +162,74 @@ class Simulation {
     this.out.push(line);
   }
 
-  private act(clientIndex: number, lockIndex: number, tryLock: boolean): void {
+  private act(clientIndex: number, lockIndex: number, step: Step): void {
     const client = this.clients[clientIndex]!;
     const state = client.state;
-    if (state.kind === 'idle') this.acquire(clientIndex, lockIndex, tryLock ? 'try' : 'blocking');
+    const access: Access = this.options.readWrite ? (step.read ? 'read' : 'write') : undefined;
+    if (state.kind === 'idle') this.acquire(clientIndex, lockIndex, step.tryLock ? 'try' : 'blocking', access, access === 'write' && step.downgrade === true);
     else if (state.kind === 'holding') this.advanceHolder(clientIndex, state);
   }
 
-  private acquire(clientIndex: number, lockIndex: number, mode: 'try' | 'blocking'): void {
+  private acquire(clientIndex: number, lockIndex: number, mode: 'try' | 'blocking', access: Access = undefined, downgrade = false): void {
     const client = this.clients[clientIndex]!;
     const lock = this.locks[lockIndex]!;
-    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode });
-    const free = lock.holder === null && lock.queue.length === 0;
+    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode, ...accessField(access) });
+    // Nobody overtakes the queue; readers share with readers.
+    const free = lock.holder === null && lock.queue.length === 0 && (access === 'read' || lock.readers.size === 0);
     if (mode === 'try' && !free) {
-      this.complete(op, clientIndex, 'acquire', 'fail', { lock: lock.name, error: 'lock is held' });
+      this.complete(op, clientIndex, 'acquire', 'fail', { lock: lock.name, error: 'lock is held', ...accessField(access) });
       return;
     }
-    lock.nodes.set(clientIndex, this.newNode(lock, client));
+    this.nodesOf(lock, access).set(clientIndex, this.newNode(lock, client));
+    client.state = { kind: 'waiting', lock: lockIndex, op, access, downgrade };
     if (free) {
-      this.grant(clientIndex, lockIndex, op);
+      this.grant(clientIndex, lockIndex);
       return;
     }
     lock.queue.push(clientIndex);
-    client.state = { kind: 'waiting', lock: lockIndex, op };
   }
 
-  private grant(clientIndex: number, lockIndex: number, op: number): void {
+  /** The client's pending acquire (its waiting state) gets the lock. */
+  private grant(clientIndex: number, lockIndex: number): void {
     const lock = this.locks[lockIndex]!;
-    const node = lock.nodes.get(clientIndex)!;
-    lock.holder = clientIndex;
-    this.complete(op, clientIndex, 'acquire', 'ok', { lock: lock.name, node: node.path, token: this.tokenOf(node) });
-    this.clients[clientIndex]!.state = { kind: 'holding', lock: lockIndex, phase: this.options.fencedCounter ? 'read' : 'release', read: 0 };
+    const { op, access, downgrade } = this.clients[clientIndex]!.state as Extract<ClientState, { kind: 'waiting' }>;
+    const node = this.nodesOf(lock, access).get(clientIndex)!;
+    if (access === 'read') lock.readers.add(clientIndex);
+    else lock.holder = clientIndex;
+    this.complete(op, clientIndex, 'acquire', 'ok', { lock: lock.name, node: node.path, token: this.tokenOf(node), ...accessField(access) });
+    const phase = downgrade ? 'downgrade' : this.options.fencedCounter && !this.options.readWrite ? 'read' : 'release';
+    this.clients[clientIndex]!.state = { kind: 'holding', lock: lockIndex, phase, read: 0, access };
+  }
+
+  /** After a release: the queue's head gets the lock if it can, and with a reader every reader up to the next writer. */
+  private admit(lockIndex: number): void {
+    const lock = this.locks[lockIndex]!;
+    for (;;) {
+      const next = lock.queue[0];
+      if (next === undefined || lock.holder !== null) return;
+      const reader = (this.clients[next]!.state as Extract<ClientState, { kind: 'waiting' }>).access === 'read';
+      if (!reader && lock.readers.size > 0) return;
+      lock.queue.shift();
+      this.grant(next, lockIndex);
+      if (!reader) return;
+    }
+  }
+
+  /** A writer downgrades: takes the read side at once (it holds the write side), then releases the write side. */
+  private downgrade(clientIndex: number, state: Extract<ClientState, { kind: 'holding' }>): void {
+    const lock = this.locks[state.lock]!;
+    const client = this.clients[clientIndex]!;
+    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'blocking', access: 'read' });
+    lock.readNodes.set(clientIndex, this.newNode(lock, client));
+    client.state = { kind: 'waiting', lock: state.lock, op, access: 'read', downgrade: false };
+    this.grant(clientIndex, state.lock);
+    this.releaseSide(clientIndex, state.lock, 'write');
   }
 
   private advanceHolder(clientIndex: number, state: Extract<ClientState, { kind: 'holding' }>): void {
-    if (state.phase === 'read') {
+    if (state.phase === 'downgrade') {
+      this.downgrade(clientIndex, state);
+    } else if (state.phase === 'read') {
       state.read = this.read(clientIndex, state.lock);
       state.phase = 'write';
     } else if (state.phase === 'write') {
@@ -210,15 +262,23 @@ class Simulation {
 
   /** Release invoked and answered at once; the lock goes to the next in the queue. */
   private release(clientIndex: number, lockIndex: number): void {
-    const lock = this.locks[lockIndex]!;
-    const op = this.invoke(clientIndex, 'release', { lock: lock.name });
-    lock.nodes.delete(clientIndex);
-    this.complete(op, clientIndex, 'release', 'ok', { lock: lock.name });
+    const { access } = this.clients[clientIndex]!.state as Extract<ClientState, { kind: 'holding' }>;
     this.clients[clientIndex]!.state = { kind: 'idle' };
-    if (lock.holder !== clientIndex) return;
-    lock.holder = null;
-    const next = lock.queue.shift();
-    if (next !== undefined) this.grant(next, lockIndex, (this.clients[next]!.state as { op: number }).op);
+    this.releaseSide(clientIndex, lockIndex, access);
+  }
+
+  private releaseSide(clientIndex: number, lockIndex: number, access: Access): void {
+    const lock = this.locks[lockIndex]!;
+    const op = this.invoke(clientIndex, 'release', { lock: lock.name, ...accessField(access) });
+    this.nodesOf(lock, access).delete(clientIndex);
+    this.complete(op, clientIndex, 'release', 'ok', { lock: lock.name, ...accessField(access) });
+    if (access === 'read') lock.readers.delete(clientIndex);
+    else if (lock.holder === clientIndex) lock.holder = null;
+    this.admit(lockIndex);
+  }
+
+  private nodesOf(lock: Lock, access: Access): Map<number, LockChild> {
+    return access === 'read' ? lock.readNodes : lock.nodes;
   }
 
   /** Runs every client to idle: holders finish and release, waiters get the lock in turn. */
@@ -261,7 +321,7 @@ class Simulation {
     const locks: Record<string, LockChild[]> = {};
     const resources: Record<string, { value: number; highestToken: number | null }> = {};
     for (const lock of this.locks) {
-      locks[lock.name] = [...lock.nodes.values(), ...lock.orphans].map((node) => ({ ...node }));
+      locks[lock.name] = [...lock.nodes.values(), ...lock.readNodes.values(), ...lock.orphans].map((node) => ({ ...node }));
       if (this.options.fencedCounter) resources[`counter-${lock.name}`] = { value: lock.counter, highestToken: lock.highestToken };
     }
     this.emit({ kind: 'snapshot', time: this.tick(), final, locks, sessions: this.clients.map((client) => client.session), resources });
@@ -282,11 +342,25 @@ class Simulation {
   private tryInject(type: Violation, atEnd: boolean): void {
     const idle = this.clients.findIndex((client) => client.state.kind === 'idle');
     if (type === 'leaked-node' || type === 'stuck-acquire') {
+      // Free enough for a reader (readers may hold) of a read/write lock; free for the mutex.
       const freeLock = this.locks.findIndex((lock) => lock.holder === null && lock.queue.length === 0);
       if (idle === -1 || freeLock === -1) return;
       this.injected = true;
       if (type === 'leaked-node') this.leak(idle, freeLock);
       else this.stuck(idle, freeLock);
+      return;
+    }
+    if (this.options.readWrite) {
+      if (idle === -1) return;
+      const held = this.locks.findIndex((lock) => lock.holder !== null || lock.readers.size > 0);
+      if (held !== -1) {
+        this.injected = true;
+        this.intrude(idle, held);
+      } else if (atEnd) {
+        // At the end every client is idle: one reads a lock so that another can wrongly write it.
+        this.acquire(idle, 0, 'blocking', 'read');
+        this.tryInject(type, atEnd);
+      }
       return;
     }
     const held = this.locks.findIndex((lock) => lock.holder !== null && (lock.queue.length > 0 || (idle !== -1 && idle !== lock.holder)));
@@ -314,7 +388,7 @@ class Simulation {
     lock.nodes.delete(holder); // its session expired: ZooKeeper deleted its node
     lock.holder = null;
     const next = lock.queue.shift();
-    if (next !== undefined) this.grant(next, lockIndex, (this.clients[next]!.state as { op: number }).op);
+    if (next !== undefined) this.grant(next, lockIndex);
     else this.acquire(idle, lockIndex, 'blocking');
     const intruder = lock.holder!;
     holderState.phase = 'release';
@@ -328,22 +402,51 @@ class Simulation {
     intruderState.phase = 'release';
   }
 
+  /**
+   * A writer let in beside the lock's holders, the lock's state untouched (Curator 5.4.0's writer after a
+   * downgrade, CURATOR-621): its window overlaps theirs.
+   */
+  private intrude(clientIndex: number, lockIndex: number): void {
+    const lock = this.locks[lockIndex]!;
+    const client = this.clients[clientIndex]!;
+    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'blocking', access: 'write' });
+    const node = this.newNode(lock, client);
+    lock.nodes.set(clientIndex, node);
+    this.complete(op, clientIndex, 'acquire', 'ok', { lock: lock.name, node: node.path, token: this.tokenOf(node), access: 'write' });
+    client.state = { kind: 'holding', lock: lockIndex, phase: 'release', read: 0, access: 'write' };
+  }
+
+  /** The side a violation's acquire takes: write (or read, for a stuck reader) on a read/write lock. */
+  private violationAccess(access: LockAccess): Access {
+    return this.options.readWrite ? access : undefined;
+  }
+
   /** P1: a try-lock whose cleanup delete the proxy swallowed: the node stays, owned by a live session. */
   private leak(clientIndex: number, lockIndex: number): void {
     const lock = this.locks[lockIndex]!;
     const client = this.clients[clientIndex]!;
-    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'try' });
+    const access = accessField(this.violationAccess('write'));
+    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'try', ...access });
     const node = this.newNode(lock, client);
     lock.orphans.push(node);
     this.emit({ kind: 'proxy', time: this.tick(), event: 'request-dropped', clientHost: client.worker, session: client.session, op: 'delete', path: node.path });
-    this.complete(op, clientIndex, 'acquire', 'info', { lock: lock.name, error: 'connection loss' });
+    this.complete(op, clientIndex, 'acquire', 'info', { lock: lock.name, error: 'connection loss', ...access });
   }
 
-  /** A blocking acquire on a free lock that gets nowhere for three times the liveness bound, then gives up. */
+  /**
+   * A blocking acquire on a free lock (a reader, on a read/write lock nobody writes) that gets nowhere for three
+   * times the liveness bound, then gives up.
+   */
   private stuck(clientIndex: number, lockIndex: number): void {
     const lock = this.locks[lockIndex]!;
-    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'blocking', timeoutMs: 1 });
+    const access = accessField(this.violationAccess('read'));
+    const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'blocking', timeoutMs: 1, ...access });
     this.time += 3 * (2 * this.options.sessionTimeoutMs + this.options.holdMs) * MS_NS;
-    this.complete(op, clientIndex, 'acquire', 'fail', { lock: lock.name, error: 'timeout' });
+    this.complete(op, clientIndex, 'acquire', 'fail', { lock: lock.name, error: 'timeout', ...access });
   }
+}
+
+/** `access` on op lines of a read/write lock only, so that mutex histories stay as they were. */
+function accessField(access: Access): { access?: LockAccess } {
+  return access === undefined ? {} : { access };
 }

@@ -5,6 +5,7 @@
 import {
   HISTORY_VERSION,
   type HistoryLine,
+  type LockAccess,
   type LockChild,
   type OpFunction,
   type OpLine,
@@ -53,8 +54,15 @@ export class TestHistory {
     return this.op(client, 'acquire', startMs, endMs, outcome, { lock, mode: 'blocking', ...fields });
   }
 
-  release(client: string, lock: string, startMs: number, endMs: number | null = startMs + 1): number {
-    return this.op(client, 'release', startMs, endMs, 'ok', { lock });
+  release(client: string, lock: string, startMs: number, endMs: number | null = startMs + 1, fields: Partial<OpLine> = {}): number {
+    return this.op(client, 'release', startMs, endMs, 'ok', { lock, ...fields });
+  }
+
+  /** A blocking acquire of one side of a read/write lock, and its release at `releaseMs` (never when null). */
+  hold(client: string, lock: string, access: LockAccess, startMs: number, okMs: number, releaseMs: number | null): number {
+    const id = this.acquire(client, lock, startMs, okMs, 'ok', { access });
+    if (releaseMs !== null) this.release(client, lock, releaseMs, releaseMs + 1, { access });
+    return id;
   }
 
   /** A fenced-write op with the resource line it caused (arriving halfway). */

@@ -7,6 +7,10 @@
  * Cost: a history is millions of lines, so each line does as few hash lookups as it can. A client's record
  * (found by name once per invoke) leads to what it does on its lock (`ClientLockActivity`), which leads to the
  * lock's record; a completion reaches all of them through its pending operation, without any lookup.
+ *
+ * Read/write locks (ops with `access`): a client holds at most one window per side of a lock, so a client that
+ * downgrades (acquire write, acquire read, release write) has two open windows on it for a moment; the release
+ * of one side closes that side's window.
  */
 import type { OpLine, ProxyLine, ResourceLine, WorkerLine } from '../src/history.ts';
 import type { HoldWindow, Nanos, NodeOwner, OpSummary } from './types.ts';
@@ -28,7 +32,7 @@ export interface TrackedLock {
   name: string;
   /** 0, 1, 2… in order of first appearance: checks keep their per-lock state in arrays indexed by it. */
   index: number;
-  /** Open hold windows, in the order they opened; at most one per client. */
+  /** Open hold windows, in the order they opened; at most one per client and side. */
   windows: HoldWindow[];
 }
 
@@ -45,8 +49,10 @@ export interface TrackerListener {
 /** What one client does on one lock: a few numbers and references, so clients × locks of them stay cheap. */
 export interface ClientLockActivity {
   lock: TrackedLock;
-  /** The client's open window on the lock. */
+  /** The client's open window on the lock: the exclusive lock or the write side. */
   window: HoldWindow | null;
+  /** The client's open window on the read side of the lock. */
+  readWindow: HoldWindow | null;
   pendingAcquires: number;
   /** Pending releases and fenced writes on this lock. */
   pendingOthers: number;
@@ -157,10 +163,10 @@ export class Tracker {
     return activity === null ? null : (activity.pendingAcquire ?? activity.answeredAcquire);
   }
 
-  /** The client holds the lock (open window) or waits for it (acquire pending). */
+  /** The client holds the lock (open window, either side) or waits for it (acquire pending). */
   isAcquiring(client: string, lock: string): boolean {
     const activity = this.activityIfAny(client, lock);
-    return activity !== null && (activity.window !== null || activity.pendingAcquires > 0);
+    return activity !== null && (activity.window !== null || activity.readWindow !== null || activity.pendingAcquires > 0);
   }
 
   /**
@@ -173,6 +179,8 @@ export class Tracker {
     if (activity === null) return false;
     const window = activity.window;
     if (window !== null && (window.node === null || window.node === path)) return true;
+    const readWindow = activity.readWindow;
+    if (readWindow !== null && (readWindow.node === null || readWindow.node === path)) return true;
     return activity.pendingAcquires + activity.pendingOthers > 0 || time - activity.lastCompletion <= graceNs;
   }
 
@@ -185,6 +193,7 @@ export class Tracker {
       worker: line.worker,
       lock: line.lock ?? null,
       mode: line.mode ?? null,
+      access: line.access ?? null,
       invokeTime: line.time,
       completeTime: null,
       outcome: 'pending',
@@ -247,9 +256,10 @@ export class Tracker {
     return null;
   }
 
-  /** An acquire answered ok opens the client's window, unless it already holds the lock (re-entry). */
+  /** An acquire answered ok opens the client's window, unless it already holds the lock, that side (re-entry). */
   private openWindow(activity: ClientLockActivity, acquire: TrackedOp): void {
-    if (activity.window !== null) return;
+    const read = acquire.access === 'read';
+    if ((read ? activity.readWindow : activity.window) !== null) return;
     const lock = activity.lock;
     const window: HoldWindow = {
       lock: lock.name,
@@ -258,22 +268,26 @@ export class Tracker {
       session: acquire.session,
       node: acquire.node,
       token: acquire.token,
+      access: acquire.access,
       start: acquire.completeTime ?? acquire.invokeTime,
       end: null,
       acquireOp: acquire.id,
       releaseOp: null,
     };
-    activity.window = window;
+    if (read) activity.readWindow = window;
+    else activity.window = window;
     lock.windows.push(window);
     this.listener.windowOpened(window, lock);
   }
 
   /** Invoking release ends the belief of holding, whatever the release answers. */
   private closeWindow(activity: ClientLockActivity, release: TrackedOp): void {
-    const window = activity.window;
+    const read = release.access === 'read';
+    const window = read ? activity.readWindow : activity.window;
     if (window === null) return;
     const lock = activity.lock;
-    activity.window = null;
+    if (read) activity.readWindow = null;
+    else activity.window = null;
     removeFrom(lock.windows, window);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
@@ -286,7 +300,7 @@ export class Tracker {
     if (kept === null) {
       activity.answeredAcquire = {
         id: acquire.id, f: acquire.f, client: acquire.client, worker: acquire.worker, lock: acquire.lock, mode: acquire.mode,
-        invokeTime: acquire.invokeTime, completeTime: acquire.completeTime, outcome: acquire.outcome, session: acquire.session,
+        access: acquire.access, invokeTime: acquire.invokeTime, completeTime: acquire.completeTime, outcome: acquire.outcome, session: acquire.session,
         error: acquire.error, node: acquire.node,
       };
       return;
@@ -294,6 +308,7 @@ export class Tracker {
     kept.id = acquire.id;
     kept.worker = acquire.worker;
     kept.mode = acquire.mode;
+    kept.access = acquire.access;
     kept.invokeTime = acquire.invokeTime;
     kept.completeTime = acquire.completeTime;
     kept.outcome = acquire.outcome;
@@ -328,7 +343,7 @@ export class Tracker {
     const lock = this.lock(lockName);
     let activity = client.activities[lock.index];
     if (activity === undefined) {
-      activity = { lock, window: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, pendingAcquire: null, answeredAcquire: null };
+      activity = { lock, window: null, readWindow: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, pendingAcquire: null, answeredAcquire: null };
       client.activities[lock.index] = activity;
     }
     client.recentActivity = activity;
@@ -357,6 +372,7 @@ export function summarize(op: OpSummary): OpSummary {
     worker: op.worker,
     lock: op.lock,
     mode: op.mode,
+    access: op.access,
     invokeTime: op.invokeTime,
     completeTime: op.completeTime,
     outcome: op.outcome,

@@ -4,7 +4,7 @@
  * Every time is in nanoseconds since the run started, on the runner's clock, exactly as in the history
  * (src/history.ts), so a report can put anomalies, hold windows and faults on one timeline.
  */
-import type { AcquireMode, LockChild, NemesisLine, OpFunction, Outcome, ProxyLine } from '../src/history.ts';
+import type { AcquireMode, LockAccess, LockChild, NemesisLine, OpFunction, Outcome, ProxyLine } from '../src/history.ts';
 
 export const RESULTS_VERSION = 1;
 
@@ -30,6 +30,8 @@ export interface OpSummary {
   worker: string;
   lock: string | null;
   mode: AcquireMode | null;
+  /** acquire and release of a read/write lock: the side; null for the exclusive lock and other operations. */
+  access: LockAccess | null;
   invokeTime: Nanos;
   completeTime: Nanos | null;
   /** "pending": no completion line before the history ended. */
@@ -46,6 +48,8 @@ export interface HoldWindow {
   session: string | null;
   node: string | null;
   token: number | null;
+  /** The side of a read/write lock the window holds; null for the exclusive lock. */
+  access: LockAccess | null;
   /** Time of the acquire's ok. */
   start: Nanos;
   /** Time the release was invoked; null when the client never released (the window stays open to the end). */
@@ -123,13 +127,15 @@ export interface StuckAcquireAnomaly extends AnomalyBase {
   lock: string;
   /**
    * `waited-while-free`: a blocking acquire stayed pending (or gave up) while no client held the lock for longer
-   * than the bound. `lowest-node-unclaimed`: in the final snapshot the lowest node of the lock belongs to a
-   * client that neither holds nor waits for it, so every future acquire queues behind it.
+   * than the bound. `reader-waited-without-writer`: a blocking read acquire did the same while no write window
+   * was open on the lock and no write acquire pending (readers share the lock, so nothing held it up).
+   * `lowest-node-unclaimed`: in the final snapshot the lowest node of the lock belongs to a client that neither
+   * holds nor waits for it, so every future acquire queues behind it.
    */
-  cause: 'waited-while-free' | 'lowest-node-unclaimed';
+  cause: 'waited-while-free' | 'reader-waited-without-writer' | 'lowest-node-unclaimed';
   /** The waiting acquire (waited-while-free), or the one pending at the end if any (lowest-node-unclaimed). */
   acquire: OpSummary | null;
-  /** The longest stretch, while the acquire waited, with no hold window open on the lock. */
+  /** The stretch, while the acquire waited, with no hold window open on the lock (readers: no writer holding or waiting). */
   freeSpan: Interval | null;
   boundNs: Nanos | null;
   /** The lowest child of the lock in the latest snapshot, and who owns it (null if no snapshot showed one). */

@@ -1,6 +1,6 @@
 /** The report page: verdict first, then anomalies in words with their figures, timelines, latency and throughput. */
 import type {
-  Anomaly, ContextEvent, HoldWindow, NodeOwner, OpSummary, ResourceWrite, Results, Validity,
+  Anomaly, ContextEvent, HoldWindow, NodeOwner, OpSummary, ResourceWrite, Results, StuckAcquireAnomaly, Validity,
 } from '../../checker/types.ts';
 import type { Digest } from './digest.ts';
 import { html, jsonForScript, trusted, type Html } from './html.ts';
@@ -91,6 +91,13 @@ function writesTable(writes: [string, ResourceWrite | null][]): Html {
   </tbody></table>`;
 }
 
+/** How the report names each cause of a stuck acquire. */
+const STUCK_CAUSES: Record<StuckAcquireAnomaly['cause'], string> = {
+  'waited-while-free': 'waited while the lock was free',
+  'reader-waited-without-writer': 'a reader waited while no writer held or waited',
+  'lowest-node-unclaimed': 'the lowest node belongs to a client that is not acquiring',
+};
+
 function anomalyDetails(anomaly: Anomaly): Html {
   switch (anomaly.type) {
     case 'double-holder':
@@ -110,7 +117,7 @@ function anomalyDetails(anomaly: Anomaly): Html {
     case 'stuck-acquire':
       return facts([
         ['lock', html`<code>${anomaly.lock}</code>`],
-        ['cause', anomaly.cause === 'waited-while-free' ? 'waited while the lock was free' : 'the lowest node belongs to a client that is not acquiring'],
+        ['cause', STUCK_CAUSES[anomaly.cause]],
         ['waiting acquire', describeOp(anomaly.acquire)],
         ['blocking node', anomaly.blockingNode === null ? 'none seen' : html`<code>${anomaly.blockingNode.path}</code> (czxid ${anomaly.blockingNode.czxid})`],
         ['its owner', describeOwner(anomaly.blockingOwner)],
