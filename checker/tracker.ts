@@ -98,6 +98,7 @@ export class Tracker {
   private readonly clients = new Map<string, TrackedClient>();
   private readonly locks = new Map<string, TrackedLock>();
   private readonly ownerOfSession = new Map<string, SessionOwner>();
+  // The acquire itself, not a copy: it was still in progress at the drop, and its answer comes later.
   private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: OpSummary | null }>();
 
   /** One listener, called directly: a history has millions of events, and each is a call to it. */
@@ -121,7 +122,7 @@ export class Tracker {
   proxy(line: ProxyLine): void {
     if (line.op !== 'delete' || line.path === undefined) return;
     const acquire = line.session === undefined ? null : (this.ownerOfSession.get(line.session)?.client.lastAcquire ?? null);
-    this.droppedDeletes.set(line.path, { line, acquire: acquire === null ? null : summarize(acquire) });
+    this.droppedDeletes.set(line.path, { line, acquire });
   }
 
   droppedDeleteOf(path: string): { line: ProxyLine; acquire: OpSummary | null } | null {
