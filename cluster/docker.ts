@@ -21,11 +21,10 @@ import { ClusterError } from './errors.ts';
 import { validateOptions } from './local.ts';
 import { claimSubnet, names, newClusterId, processStartTime } from './resources.ts';
 import { formatSubnet, freePoolSubnets, hostAddress, nodeAddress, parseSubnet, refuseOverlap, type Subnet } from './subnet.ts';
-import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { Ensemble } from './ensemble.ts';
+import type { Cluster, Grudge, NodeId, NodeStatus } from './types.ts';
+import { OwnedEnsemble } from './ensemble.ts';
 import { isSettled, waitForStatus, waitUntil } from './wait.ts';
 import {
-  CLIENT_PORT,
   DEFAULT_ZOOKEEPER_VERSION,
   prepareZooKeeper,
   serverJarMounts,
@@ -74,12 +73,12 @@ interface DockerNode {
   rulesPending: boolean;
 }
 
-export class DockerCluster extends Ensemble implements Cluster {
+export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster {
   readonly backend = 'docker';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
-  private readonly nodes: Map<NodeId, DockerNode>;
-  private subnet: Subnet | undefined;
+  protected readonly nodes: Map<NodeId, DockerNode>;
+  protected subnet: Subnet | undefined;
   private grudge: Grudge = new Map();
   private unregisterCleanup: (() => void) | undefined;
 
@@ -201,12 +200,6 @@ export class DockerCluster extends Ensemble implements Cluster {
       .start();
   }
 
-  private node(id: NodeId): DockerNode {
-    const node = this.nodes.get(id);
-    if (node === undefined) throw new ClusterError(`no node ${id} in cluster ${this.id} (nodes ${this.nodeIds.join(', ')})`);
-    return node;
-  }
-
   private dockerContainer(id: NodeId): Docker.Container {
     const container = this.node(id).container;
     if (container === undefined) throw new ClusterError(`zk${id} has no container: cluster ${this.id} is not started`);
@@ -309,19 +302,6 @@ export class DockerCluster extends Ensemble implements Cluster {
     return this.runningStatus(id);
   }
 
-  clientAddress(id: NodeId): ServerAddress {
-    this.node(id);
-    return { host: nodeAddress(this.requireSubnet(), id), port: CLIENT_PORT };
-  }
-
-  private requireSubnet(): Subnet {
-    if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
-    return this.subnet;
-  }
-
-  logFiles(): Map<NodeId, string> {
-    return new Map([...this.nodes.values()].map((node) => [node.id, join(node.dir, 'zookeeper.log')]));
-  }
 }
 
 /** Ids of the containers (running, paused or stopped) and networks labelled with the cluster id. */

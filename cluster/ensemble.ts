@@ -2,9 +2,12 @@
  * What every backend does the same way once it knows its servers' addresses: ask them with four-letter words,
  * and derive each node's mode, the leader and the connect string from that.
  */
+import { join } from 'node:path';
+import { ClusterError } from './errors.ts';
+import { nodeAddress, type Subnet } from './subnet.ts';
 import type { NodeId, NodeStatus, ServerAddress } from './types.ts';
 import { newestLeader } from './wait.ts';
-import { fourLetterWord, parseSrvr } from './zookeeper.ts';
+import { CLIENT_PORT, fourLetterWord, parseSrvr } from './zookeeper.ts';
 
 export abstract class Ensemble {
   abstract readonly nodeIds: readonly NodeId[];
@@ -34,5 +37,33 @@ export abstract class Ensemble {
     } catch {
       return { id, state: 'running', mode: 'not-serving' };
     }
+  }
+}
+
+/** A backend that owns its servers: node N has its directory under the run and address .10+N on the cluster's subnet. */
+export abstract class OwnedEnsemble<Node extends { id: NodeId; dir: string }> extends Ensemble {
+  abstract readonly id: string;
+  protected abstract readonly nodes: ReadonlyMap<NodeId, Node>;
+  /** Known once the network exists (start), or from the state of a cluster attached to. */
+  protected abstract subnet: Subnet | undefined;
+
+  clientAddress(id: NodeId): ServerAddress {
+    this.node(id);
+    return { host: nodeAddress(this.requireSubnet(), id), port: CLIENT_PORT };
+  }
+
+  logFiles(): Map<NodeId, string> {
+    return new Map([...this.nodes.values()].map((node) => [node.id, join(node.dir, 'zookeeper.log')]));
+  }
+
+  protected node(id: NodeId): Node {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new ClusterError(`no node ${id} in cluster ${this.id} (nodes ${this.nodeIds.join(', ')})`);
+    return node;
+  }
+
+  protected requireSubnet(): Subnet {
+    if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
+    return this.subnet;
   }
 }

@@ -34,11 +34,10 @@ import {
   refuseOverlap,
   type Subnet,
 } from './subnet.ts';
-import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
-import { Ensemble } from './ensemble.ts';
+import type { Cluster, Grudge, NodeId, NodeStatus } from './types.ts';
+import { OwnedEnsemble } from './ensemble.ts';
 import { isSettled, waitForStatus } from './wait.ts';
 import {
-  CLIENT_PORT,
   DEFAULT_ZOOKEEPER_VERSION,
   ZOOKEEPER_CLASSPATH,
   javaArguments,
@@ -107,12 +106,12 @@ export function validateOptions(options: LocalClusterOptions): void {
   if (options.subnet !== undefined) checkCapacity(parseSubnet(options.subnet), options.nodes);
 }
 
-export class LocalCluster extends Ensemble implements Cluster {
+export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster {
   readonly backend = 'local';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
-  private readonly nodes: Map<NodeId, LocalNode>;
-  private subnet: Subnet | undefined;
+  protected readonly nodes: Map<NodeId, LocalNode>;
+  protected subnet: Subnet | undefined;
   private unregisterCleanup: (() => void) | undefined;
 
   constructor(
@@ -257,12 +256,6 @@ export class LocalCluster extends Ensemble implements Cluster {
     node.pid = child.pid;
   }
 
-  private node(id: NodeId): LocalNode {
-    const node = this.nodes.get(id);
-    if (node === undefined) throw new ClusterError(`no node ${id} in cluster ${this.id} (nodes ${this.nodeIds.join(', ')})`);
-    return node;
-  }
-
   private runningPid(id: NodeId): number {
     const pid = this.node(id).pid;
     if (pid === undefined) throw new ClusterError(`zk${id} is not running`);
@@ -347,17 +340,4 @@ export class LocalCluster extends Ensemble implements Cluster {
     return this.runningStatus(id);
   }
 
-  clientAddress(id: NodeId): ServerAddress {
-    this.node(id);
-    return { host: nodeAddress(this.requireSubnet(), id), port: CLIENT_PORT };
-  }
-
-  private requireSubnet(): Subnet {
-    if (this.subnet === undefined) throw new ClusterError(`cluster ${this.id} is not started`);
-    return this.subnet;
-  }
-
-  logFiles(): Map<NodeId, string> {
-    return new Map([...this.nodes.values()].map((node) => [node.id, join(node.dir, 'zookeeper.log')]));
-  }
 }
