@@ -77,7 +77,7 @@ export async function runTest(requested: RunConfig): Promise<number> {
     history.write({ kind: 'end', time: history.now(), ...end });
     history.close();
   };
-  const unregisterHistory = registerCleanup('history', closeHistory);
+  registerCleanup('history', closeHistory);
 
   console.error(`jepsen: ${run.id}: ${reproduceCommand(config)}`);
   try {
@@ -88,9 +88,8 @@ export async function runTest(requested: RunConfig): Promise<number> {
     end = { reason: 'crashed', detail: error instanceof Error ? error.message : String(error) };
     throw error;
   } finally {
+    // Workers, proxy, resource and cluster go, newest first; the history's end line comes last.
     await runCleanups();
-    unregisterHistory();
-    closeHistory();
   }
   return summarize(run);
 }
