@@ -13,7 +13,7 @@ describe('fenced resource', () => {
     resource = undefined;
   });
 
-  it('with fencing rejects a token lower than the highest accepted, accepts equal and null tokens, and reports every write in order', async () => {
+  it('with fencing rejects a token lower than the highest seen, accepts equal and null tokens, and reports every write in order', async () => {
     const writes: ResourceWrite[] = [];
     resource = await startFencedResource({ fencing: true, onWrite: (write) => writes.push(write) });
     const url = resource.url('lock-a');
@@ -32,6 +32,28 @@ describe('fenced resource', () => {
     expect(await (await fetch(url)).json()).toEqual({ value: 5, highestToken: 7 });
     // Resources are independent: another lock starts fresh.
     expect(resource.state('lock-b')).toEqual({ value: 0, highestToken: null });
+  });
+
+  it('with fencing a read raises the highest token seen, so an older holder\'s later write is rejected; reads are never rejected', async () => {
+    const writes: ResourceWrite[] = [];
+    resource = await startFencedResource({ fencing: true, onWrite: (write) => writes.push(write) });
+    const url = resource.url('l0');
+    const read = async (query: string): Promise<{ status: number; body: unknown }> => {
+      const response = await fetch(`${url}${query}`);
+      return { status: response.status, body: await response.json() };
+    };
+    // The old holder (token 5) read first and wrote; the new holder (token 9) read; the old holder's late write follows.
+    expect((await post(url, { client: 'c1', token: 5, value: 1 })).body.accepted).toBe(true);
+    expect(await read('?client=c2&token=9')).toEqual({ status: 200, body: { value: 1, highestToken: 9 } });
+    expect((await post(url, { client: 'c1', token: 5, value: 2 })).body).toEqual({ accepted: false, value: 1, highestToken: 9 });
+    // A read with a lower token, with none, or with null changes nothing and is answered all the same.
+    for (const query of ['?client=c1&token=5', '', '?client=c3', '?client=c3&token=null']) {
+      expect(await read(query)).toEqual({ status: 200, body: { value: 1, highestToken: 9 } });
+    }
+    expect((await post(url, { client: 'c2', token: 9, value: 2 })).body.accepted).toBe(true);
+    expect(writes.map((write) => [write.client, write.token, write.accepted])).toEqual([['c1', 5, true], ['c1', 5, false], ['c2', 9, true]]);
+    expect(resource.state('l0')).toEqual({ value: 2, highestToken: 9 });
+    expect((await read('?client=c2&token=nine')).status).toBe(400);
   });
 
   it('without fencing accepts every write, stale or not', async () => {

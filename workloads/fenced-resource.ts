@@ -1,11 +1,14 @@
 /**
  * The fenced resource: what lock holders write to, so that a stale holder (P2) shows up as a write that should
  * not have landed. One HTTP server on 127.0.0.1 serves one resource per name (the runner uses the lock's name):
- *   POST /resources/<name> {client, token, value} → 200 {accepted, value, highestToken}
- *   GET  /resources/<name>                      → 200 {value, highestToken}
- * With fencing, a write whose token is lower than the highest accepted one is rejected (a null token cannot be
- * checked and is accepted: that is what a recipe without tokens buys). Without fencing every write is accepted.
- * Every write is reported to onWrite in arrival order, before it is answered.
+ *   POST /resources/<name> {client, token, value}    → 200 {accepted, value, highestToken}
+ *   GET  /resources/<name>[?client=<c>&token=<t>]   → 200 {value, highestToken}
+ * The resource remembers the highest token it has seen, on reads and accepted writes alike: a holder that reads
+ * before it writes has thereby fenced off every older holder, whose late write would otherwise land between
+ * that read and the write that follows it and be overwritten (a lost update under fencing). With fencing, a write
+ * whose token is lower than the highest seen is rejected (a null token cannot be checked and is accepted: that is
+ * what a recipe without tokens buys); reads are never rejected. Without fencing every write is accepted.
+ * Every write is reported to onWrite in arrival order, before it is answered; reads are not.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +19,7 @@ export type ResourceWrite = Omit<ResourceLine, 'kind' | 'time'>;
 
 export interface ResourceState {
   value: number;
-  /** Highest token of an accepted write; null before the first accepted write that carried one. */
+  /** Highest token seen (reads and accepted writes); null before the first one that carried a token. */
   highestToken: number | null;
 }
 
@@ -34,6 +37,11 @@ export interface FencedResource {
 }
 
 const WriteBody = z.object({ client: z.string(), token: z.number().nullable(), value: z.number().int() });
+/** A read's `token` query parameter: absent, empty or `null` when the reader holds none; else an integer. */
+const ReadToken = z.union([
+  z.enum(['', 'null']).nullable().transform(() => null),
+  z.string().regex(/^-?\d+$/).transform(Number),
+]);
 const PATH_PREFIX = '/resources/';
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -48,15 +56,25 @@ export async function startFencedResource(options: FencedResourceOptions): Promi
     return state;
   };
 
+  const see = (state: ResourceState, token: number | null): void => {
+    if (token !== null && (state.highestToken === null || token > state.highestToken)) state.highestToken = token;
+  };
+
   const write = (name: string, body: z.infer<typeof WriteBody>): ResourceState & { accepted: boolean } => {
     const state = stateOf(name);
     const stale = options.fencing && body.token !== null && state.highestToken !== null && body.token < state.highestToken;
     if (!stale) {
       state.value = body.value;
-      if (body.token !== null && (state.highestToken === null || body.token > state.highestToken)) state.highestToken = body.token;
+      see(state, body.token);
     }
     options.onWrite?.({ resource: name, client: body.client, token: body.token, value: body.value, accepted: !stale });
     return { accepted: !stale, ...state };
+  };
+
+  const read = (name: string, token: number | null): ResourceState => {
+    const state = stateOf(name);
+    see(state, token);
+    return state;
   };
 
   const server = createServer((request, response) => {
@@ -64,10 +82,15 @@ export async function startFencedResource(options: FencedResourceOptions): Promi
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://resource').pathname;
+    const url = new URL(request.url ?? '/', 'http://resource');
+    const path = url.pathname;
     if (!path.startsWith(PATH_PREFIX) || path.length === PATH_PREFIX.length) return reply(response, 404, { error: `no resource at ${path}` });
     const name = decodeURIComponent(path.slice(PATH_PREFIX.length));
-    if (request.method === 'GET') return reply(response, 200, stateOf(name));
+    if (request.method === 'GET') {
+      const token = ReadToken.safeParse(url.searchParams.get('token'));
+      if (!token.success) return reply(response, 400, { error: `bad read token: ${url.searchParams.get('token')}` });
+      return reply(response, 200, read(name, token.data));
+    }
     if (request.method !== 'POST') return reply(response, 405, { error: 'GET or POST' });
     const body = WriteBody.safeParse(await readJson(request));
     if (!body.success) return reply(response, 400, { error: `bad write: ${body.error.issues[0]?.message ?? 'invalid'}` });

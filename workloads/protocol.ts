@@ -69,8 +69,12 @@ export const FencedWriteRequest = z.object({
   value: z.number().int(),
 });
 
-/** GET `resource` and answer its value. */
-export const ReadRequest = z.object({ ...base, type: z.literal('read'), client: z.string(), resource: z.string().url() });
+/**
+ * GET `resource` and answer its value. With `lock` (revision 1.2, additive) the GET carries the fence token of the
+ * client's hold on that lock (`?client=<c>&token=<t>`; no token when it holds none), so that the resource fences
+ * off older holders from the read on, not only from the next write.
+ */
+export const ReadRequest = z.object({ ...base, type: z.literal('read'), client: z.string(), resource: z.string().url(), lock: z.string().optional() });
 
 export const WorkerRequest = z.discriminatedUnion('type', [InitRequest, AcquireRequest, ReleaseRequest, FencedWriteRequest, ReadRequest]);
 export type WorkerRequest = z.infer<typeof WorkerRequest>;
