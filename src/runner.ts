@@ -279,15 +279,15 @@ class TestRun {
         type: 'acquire', client, lock, mode, ...(mode === 'blocking' ? { timeoutMs: this.config.acquireTimeoutMs } : {}), ...accessField(access),
       }),
       release: (lock, access) => this.perform(host, { type: 'release', client, lock, ...accessField(access) }),
-      read: (lock) => this.perform(host, { type: 'read', client, resource: resourceUrl(lock) }, lock),
+      read: (lock) => this.perform(host, { type: 'read', client, lock, resource: resourceUrl(lock) }),
       fencedWrite: (lock, value) => this.perform(host, { type: 'fenced-write', client, lock, resource: resourceUrl(lock), value }),
     };
   }
 
-  private async perform(host: Host, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>, resourceLock?: string): Promise<WorkerAnswer> {
+  private async perform(host: Host, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>): Promise<WorkerAnswer> {
     await host.untilRunning();
     const id = this.nextOpId++;
-    const lock = 'lock' in request ? request.lock : resourceLock;
+    const lock = request.lock;
     const access = request.type === 'acquire' || request.type === 'release' ? request.access : undefined;
     const common = {
       kind: 'op' as const,

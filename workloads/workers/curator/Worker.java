@@ -14,6 +14,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -141,7 +142,8 @@ public class Worker {
             new Field("access", Kind.STRING, false)),
         "fenced-write", List.of(new Field("client", Kind.STRING, true), new Field("lock", Kind.STRING, true),
             new Field("resource", Kind.STRING, true), new Field("value", Kind.INTEGER, true)),
-        "read", List.of(new Field("client", Kind.STRING, true), new Field("resource", Kind.STRING, true)));
+        "read", List.of(new Field("client", Kind.STRING, true), new Field("resource", Kind.STRING, true),
+            new Field("lock", Kind.STRING, false)));
 
     /** The request on `line`, checked against REQUEST_FIELDS; BadRequest names what is wrong. */
     static JsonNode parseRequest(String line) throws BadRequest {
@@ -408,9 +410,10 @@ public class Worker {
 
     ObjectNode perform(Client client, String type, JsonNode request) {
         if (type.equals("acquire")) return acquire(client, request);
-        if (type.equals("read")) return readResource(request.get("resource").asText());
-        HoldKey key = new HoldKey(request.get("lock").asText(), request.path("access").asText(null));
+        HoldKey key = new HoldKey(request.path("lock").asText(null), request.path("access").asText(null));
         Hold hold = client.holds.get(key);
+        // The hold's token goes with the read, so that the resource fences older holders off from here on.
+        if (type.equals("read")) return readResource(request.get("resource").asText(), client.id, hold == null ? null : hold.token);
         if (hold == null) return answer("fail", NOT_HELD, client.currentSession());
         if (type.equals("release")) return release(client, key, hold);
         return writeResource(request.get("resource").asText(), client.id, hold, request.get("value").asLong());
@@ -598,8 +601,10 @@ public class Worker {
         return accepted.asBoolean() ? answer("ok", null, hold.session) : answer("fail", REJECTED, hold.session);
     }
 
-    /** A read changes nothing, so one that went wrong definitely did not happen: fail, never info. */
-    ObjectNode readResource(String url) {
+    /** A read changes no value (at most it raised the highest token seen), so a failed one is a fail, never info. */
+    ObjectNode readResource(String resource, String clientId, Long token) {
+        String url = resource + (resource.contains("?") ? "&" : "?") + "client=" + URLEncoder.encode(clientId, StandardCharsets.UTF_8)
+            + (token == null ? "" : "&token=" + token);
         HttpResult result;
         try {
             result = httpJson(url, null);

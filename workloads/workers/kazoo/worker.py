@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from kazoo.client import KazooClient
@@ -95,7 +96,7 @@ REQUEST_FIELDS = {
     "release": {"client": (STRING, True), "lock": (STRING, True), "access": (STRING, False)},
     "fenced-write": {"client": (STRING, True), "lock": (STRING, True), "resource": (STRING, True),
                      "value": (INTEGER, True)},
-    "read": {"client": (STRING, True), "resource": (STRING, True)},
+    "read": {"client": (STRING, True), "resource": (STRING, True), "lock": (STRING, False)},
 }
 
 
@@ -255,11 +256,12 @@ class Worker:
         kind = request["type"]
         if kind == "acquire":
             return self.acquire(client, request)
-        if kind == "read":
-            return read_resource(request["resource"])
-        key = (request["lock"], request.get("access"))
+        key = (request.get("lock"), request.get("access"))
         with client.state_lock:
             hold = client.holds.get(key)
+        if kind == "read":
+            # The hold's token goes with the read, so that the resource fences older holders off from here on.
+            return read_resource(request["resource"], client.id, None if hold is None else hold.token)
         if hold is None:
             return answer("fail", NOT_HELD, session=client.current_session())
         if kind == "release":
@@ -400,8 +402,10 @@ def write_resource(url, client_id, hold, value):
     return answer("ok", session=hold.session) if accepted else answer("fail", REJECTED, session=hold.session)
 
 
-def read_resource(url):
-    """A read changes nothing, so one that went wrong definitely did not happen: fail, never info."""
+def read_resource(url, client_id, token):
+    """A read changes no value (at most it raised the highest token seen), so a failed one is a fail, never info."""
+    query = {"client": client_id} if token is None else {"client": client_id, "token": token}
+    url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query)
     try:
         status, reply = http_json(url)
     except (OSError, ValueError) as e:

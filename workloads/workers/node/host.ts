@@ -1,6 +1,6 @@
 /**
  * The protocol side of the Node worker (docs/worker-protocol.md): turns requests into recipe calls and recipe
- * outcomes into answers. It keeps what each client believes it holds, which is what release and fenced-write use.
+ * outcomes into answers. It keeps what each client believes it holds, which is what release, fenced-write and read use.
  */
 import {
   ANSWER_ERRORS, holdKey, WORKER_FEATURES, WorkerRequest, type InitRequest, type WorkerAnswer, type WorkerMessage,
@@ -115,8 +115,11 @@ export class WorkerHost {
         if (hold.lost) return { type: 'fail', error: ANSWER_ERRORS.lost, session: hold.session.id };
         return withSession(await postWrite(request.resource, { client: client.id, token: hold.token, value: request.value }), hold.session);
       }
-      case 'read':
-        return readResource(request.resource);
+      case 'read': {
+        // The hold's token goes with the read, so that the resource fences older holders off from here on.
+        const hold = request.lock === undefined ? undefined : holds.get(holdKey(request.lock, undefined));
+        return readResource(request.resource, client.id, hold?.token ?? null);
+      }
     }
   }
 
@@ -146,14 +149,17 @@ async function postWrite(resource: string, body: { client: string; token: number
   return answer.accepted ? { type: 'ok' } : { type: 'fail', error: ANSWER_ERRORS.rejected };
 }
 
-async function readResource(resource: string): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
+async function readResource(resource: string, client: string, token: number | null): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
+  const url = new URL(resource);
+  url.searchParams.set('client', client);
+  if (token !== null) url.searchParams.set('token', String(token));
   try {
-    const response = await fetch(resource);
+    const response = await fetch(url);
     const answer = (await response.json()) as { value?: unknown };
     if (response.ok && typeof answer.value === 'number') return { type: 'ok', value: answer.value };
     return { type: 'fail', error: `resource answered ${response.status}` };
   } catch (error) {
-    // A read changes nothing, so a read that failed definitely did not happen.
+    // A read changes no value (at most it raised the highest token seen), so a failed one is a fail, never info.
     return { type: 'fail', error: `resource unreachable: ${String(error)}` };
   }
 }
