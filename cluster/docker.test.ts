@@ -5,11 +5,12 @@
  * spares a live one, and a signalled owner cleans up after itself. `auto` picks docker exactly when a daemon
  * answers. docker-compose.yml's zoo.cfg stays the backend's.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startClusterHolder } from './testing/holder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerUnavailableReason } from './docker-images.ts';
 import { run } from './exec.ts';
@@ -115,22 +116,11 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
   describe('ownership', () => {
     const holders: ChildProcess[] = [];
 
-    /** A process that owns a docker cluster (cluster/testing/hold-cluster.ts); resolves with it and the id. */
+    /** A process that owns a docker cluster; resolves with it and the id. */
     async function startHolder(name: string): Promise<{ holder: ChildProcess; clusterId: string }> {
-      const holder = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'cluster/testing/hold-cluster.ts', join(scratch, name), 'docker'],
-        { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      holders.push(holder);
-      let output = '';
-      for await (const chunk of holder.stdout!) {
-        output += String(chunk);
-        if (output.includes('\n')) break;
-      }
-      const clusterId = output.trim();
-      expect(clusterId).toMatch(/^zkj[0-9a-f]{6}$/);
-      return { holder, clusterId };
+      const started = await startClusterHolder(join(scratch, name), 'docker');
+      holders.push(started.holder);
+      return started;
     }
 
     async function stopped(holder: ChildProcess, signal: NodeJS.Signals): Promise<void> {

@@ -3,11 +3,12 @@
  * cluster survives `down`, a signal, or a SIGKILL followed by the next `up`; a live cluster of another process
  * survives every sweep; bad input is one line.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { startClusterHolder } from './testing/holder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeftovers, readAllStates } from './resources.ts';
 
@@ -30,20 +31,9 @@ function cli(args: string[], options: { env?: NodeJS.ProcessEnv; asNobody?: bool
   });
 }
 
-/** Starts a process that owns a cluster (cluster/testing/hold-cluster.ts); resolves with it and the cluster id. */
-async function startHolder(): Promise<{ holder: ChildProcess; clusterId: string }> {
-  const holder = spawn(process.execPath, ['--import', 'tsx', 'cluster/testing/hold-cluster.ts', join(scratch, 'holder')], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  for await (const chunk of holder.stdout!) {
-    output += String(chunk);
-    if (output.includes('\n')) break;
-  }
-  const clusterId = output.trim();
-  expect(clusterId).toMatch(/^zkj[0-9a-f]{6}$/);
-  return { holder, clusterId };
+/** Starts a process that owns a cluster; resolves with it and the cluster id. */
+function startHolder(): Promise<{ holder: ChildProcess; clusterId: string }> {
+  return startClusterHolder(join(scratch, 'holder'));
 }
 
 async function leftoversOf(clusterId: string) {
