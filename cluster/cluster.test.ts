@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerUnavailableReason } from './docker-images.ts';
 import { isolate } from './grudge.ts';
 import { createCluster } from './index.ts';
-import { connectTo } from './testing/zk-client.ts';
+import { connectedZkHandle } from '../workloads/workers/node/zk.ts';
 import type { Cluster, NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
 
@@ -88,7 +88,7 @@ describe.each(backends)('%s cluster', (backend) => {
 
   /** Reads a znode's data through one server, after a sync so the read sees every committed write. */
   async function readThrough(id: NodeId, path: string): Promise<string> {
-    const reader = await connectTo(address(id));
+    const reader = await connectedZkHandle(address(id), 4_000);
     try {
       await reader.sync(path);
       const [, data] = await reader.get(path, false);
@@ -99,7 +99,7 @@ describe.each(backends)('%s cluster', (backend) => {
   }
 
   async function writeThrough(id: NodeId, path: string, data: string): Promise<void> {
-    const writer = await connectTo(address(id));
+    const writer = await connectedZkHandle(address(id), 4_000);
     try {
       await writer.create(path, data, 0);
     } finally {

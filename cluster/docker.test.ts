@@ -17,7 +17,7 @@ import { run } from './exec.ts';
 import { DockerCluster, dockerResourcesOf, sweepDockerClusters } from './docker.ts';
 import { isolate } from './grudge.ts';
 import { DEFAULT_TICK_TIME_MS, resolveBackend } from './index.ts';
-import { connectTo } from './testing/zk-client.ts';
+import { connectedZkHandle } from '../workloads/workers/node/zk.ts';
 import type { NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
 import { zooConfig } from './zookeeper.ts';
@@ -46,7 +46,7 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
   }
 
   it('brings every server back on its own data after all were killed', async () => {
-    const client = await connectTo(cluster.connectString());
+    const client = await connectedZkHandle(cluster.connectString(), 4_000);
     const path = `/survives-kill-${Date.now()}`;
     try {
       await client.create(path, 'written before the kill', 0);
@@ -59,7 +59,7 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
     await Promise.all(cluster.nodeIds.map((id) => cluster.restart(id)));
     await settled();
     // Servers restarted empty would elect among themselves and the node would be gone.
-    const reader = await connectTo(cluster.connectString());
+    const reader = await connectedZkHandle(cluster.connectString(), 4_000);
     try {
       await reader.sync(path);
       const [, data] = await reader.get(path, false);

@@ -30,7 +30,7 @@ import type { Cluster } from '../cluster/types.ts';
 import { startProxy } from '../nemesis/proxy/client.ts';
 import { LockRecipe, SAFE } from '../workloads/workers/node/lock-recipe.ts';
 import { Session } from '../workloads/workers/node/session.ts';
-import { ZOO_EPHEMERAL_SEQUENTIAL, newZkHandle, type ZkHandle } from '../workloads/workers/node/zk.ts';
+import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../workloads/workers/node/zk.ts';
 import { runCleanups } from './cleanup.ts';
 import type { HistoryLine } from './history.ts';
 import { AdminSession } from './zk-admin.ts';
@@ -193,14 +193,6 @@ interface RowResult {
   note?: string;
 }
 
-async function connected(handle: ZkHandle): Promise<ZkHandle> {
-  await new Promise<void>((resolve) => {
-    handle.on('connect', () => resolve());
-    handle.init({});
-  });
-  return handle;
-}
-
 /** Runs one loop per session until the deadline; returns attempts/s over the span the loops ran. */
 async function loopFor<S>(sessions: S[], seconds: number, meter: Meter, turn: (session: S, index: number) => Promise<void>): Promise<{ attemptsPerS: number; usage: Usage }> {
   const start = await meter.read();
@@ -219,7 +211,7 @@ async function loopFor<S>(sessions: S[], seconds: number, meter: Meter, turn: (s
 /** create + getChildren + delete, one loop per session on a lock of its own choosing (session i on lock i mod locks). */
 async function rawRow(label: string, connectStrings: string[], options: Options, seconds: number, meter: Meter): Promise<RowResult> {
   const sessions = await Promise.all(Array.from({ length: options.clients }, (_, index) =>
-    connected(newZkHandle(connectStrings[index % connectStrings.length]!, 4000))));
+    connectedZkHandle(connectStrings[index % connectStrings.length]!, 4000)));
   try {
     const result = await loopFor(sessions, seconds, meter, async (session, index) => {
       const parent = `/bench/raw/L${(index % options.locks) + 1}`;

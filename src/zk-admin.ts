@@ -3,23 +3,14 @@
  * lock parents before a run and takes the snapshot the checker audits after it.
  */
 import type { Cluster } from '../cluster/types.ts';
-import { ZOO_PERSISTENT, ZkCode, newZkHandle, zkErrorCode, type ZkHandle } from '../workloads/workers/node/zk.ts';
+import { ZOO_PERSISTENT, ZkCode, connectedZkHandle, zkErrorCode, type ZkHandle } from '../workloads/workers/node/zk.ts';
 import { formatSessionId, type LockChild } from './history.ts';
 
 export class AdminSession {
   private constructor(private readonly client: ZkHandle) {}
 
   static async connect(connect: string, timeoutMs = 10_000): Promise<AdminSession> {
-    const client = newZkHandle(connect, timeoutMs);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ZooKeeper session with ${connect} within ${timeoutMs} ms`)), timeoutMs);
-      client.on('connect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.init({});
-    });
-    return new AdminSession(client);
+    return new AdminSession(await connectedZkHandle(connect, timeoutMs, timeoutMs));
   }
 
   /** Creates every missing persistent node on the way to `path`. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createCluster } from '../../cluster/index.ts';
-import { newZkHandle, type ZkHandle } from '../../workloads/workers/node/zk.ts';
+import { connectedZkHandle, type ZkHandle } from '../../workloads/workers/node/zk.ts';
 import { startProxy } from './client.ts';
 
 const ROUNDS = 4;
@@ -82,9 +82,9 @@ async function measureThroughProxy(server: { host: string; port: number }, optio
   const proxy = await startProxy({ servers: new Map([[TARGET_SERVER, server]]), logFile });
   const clients: ZkHandle[] = [];
   try {
-    const direct = await connect(`${server.host}:${server.port}`);
+    const direct = await connectedZkHandle(`${server.host}:${server.port}`, 10_000);
     clients.push(direct);
-    const proxied = await connect(await proxy.addClientHost('bench'));
+    const proxied = await connectedZkHandle(await proxy.addClientHost('bench'), 10_000);
     clients.push(proxied);
     console.log(`proxy benchmark: exists() on ${server.host}:${server.port}; ${options.requests} round trips and ${options.seconds} s of load each way, in ${ROUNDS} alternating rounds`);
     await measureAndPrint(direct, proxied, options);
@@ -122,15 +122,6 @@ async function measureAndPrint(direct: ZkHandle, proxied: ZkHandle, options: Opt
     `${(b / a).toFixed(3)}×`,
     difference,
   ])));
-}
-
-async function connect(connectString: string): Promise<ZkHandle> {
-  const client = newZkHandle(connectString, 10_000);
-  await new Promise<void>((resolve) => {
-    client.on('connect', resolve);
-    client.init({});
-  });
-  return client;
 }
 
 /** Sequential round trips; milliseconds each. */

@@ -15,7 +15,7 @@ import {
   ZOO_EXPIRED_SESSION_STATE,
   ZOO_PERSISTENT,
   ZkCode,
-  newZkHandle,
+  connectedZkHandle,
   zkErrorCode,
   type ZkHandle,
 } from '../../workloads/workers/node/zk.ts';
@@ -61,15 +61,8 @@ afterEach(async () => {
 });
 
 /** A session through `connect`; resolves once connected. */
-async function connect(connectString: string, sessionTimeoutMs = 4_000): Promise<ZkHandle> {
-  const client = newZkHandle(connectString, sessionTimeoutMs);
-  const connected = new Promise<void>((resolve) => client.on('connect', resolve));
-  client.init({});
-  await withTimeout(connected, CONNECT_BOUND_MS, `no session through ${connectString}`).catch((error: unknown) => {
-    client.close();
-    throw error;
-  });
-  return client;
+function connect(connectString: string, sessionTimeoutMs = 4_000): Promise<ZkHandle> {
+  return connectedZkHandle(connectString, sessionTimeoutMs, CONNECT_BOUND_MS);
 }
 
 async function clientOf(host: string, sessionTimeoutMs?: number): Promise<ZkHandle> {

@@ -22,6 +22,7 @@ export interface ZkHandle {
   /** Like exists, and `watcher` fires once when the node is created, deleted or changed. */
   w_exists(path: string, watcher: () => void): Promise<ZkStat | null>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  get(path: string, watch: boolean): Promise<[stat: ZkStat, data: Buffer | string]>;
   delete_(path: string, version: number): Promise<void>;
   sync(path: string): Promise<void>;
   on(event: 'connect' | 'connecting', listener: () => void): void;
@@ -49,6 +50,25 @@ export function newZkHandle(connect: string, sessionTimeoutMs: number): ZkHandle
       call(...args).catch((error: unknown) => (zkErrorCode(error) === ZkCode.noNode ? null : Promise.reject(error)));
   handle.exists = missingAsNull(handle.exists.bind(handle));
   handle.w_exists = missingAsNull(handle.w_exists.bind(handle));
+  return handle;
+}
+
+/** A connected session: resolves once the client has one; closes it and rejects when none came within `withinMs`. */
+export async function connectedZkHandle(connect: string, sessionTimeoutMs: number, withinMs = 15_000): Promise<ZkHandle> {
+  const handle = newZkHandle(connect, sessionTimeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ZooKeeper session with ${connect} within ${withinMs} ms`)), withinMs);
+      handle.on('connect', () => resolve());
+      handle.init({});
+    });
+  } catch (error) {
+    handle.close();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   return handle;
 }
 
