@@ -7,6 +7,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    include: ['{cluster,workloads,nemesis,checker,src}/**/*.test.ts'],
+    include: ['{ground,cluster,workloads,nemesis,checker,src}/**/*.test.ts'],
   },
 });

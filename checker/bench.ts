@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readHistory } from '../src/history-reader.ts';
-import type { HistoryLine } from '../src/history.ts';
+import { readHistory } from '../ground/history-reader.ts';
+import type { HistoryLine } from '../ground/history.ts';
 import { createChecker } from './index.ts';
 import { simulate, type SimulationOptions, type Step } from './simulate.ts';
 

@@ -2,7 +2,7 @@
  * Nemesis and proxy lines, kept in arrival order so that any anomaly can be shown beside the faults around it.
  * They grow with the number of faults, not with the number of operations.
  */
-import type { NemesisLine, ProxyLine } from '../src/history.ts';
+import type { NemesisLine, ProxyLine } from '../ground/history.ts';
 import type { ContextEvent, FaultWindow, Interval, Nanos } from './types.ts';
 
 export class FaultContext {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { HistoryLine } from '../src/history.ts';
-import { parseHistoryLine } from '../src/history-reader.ts';
+import type { HistoryLine } from '../ground/history.ts';
+import { parseHistoryLine } from '../ground/history-reader.ts';
 import { check } from './index.ts';
 
 /** The worked example of docs/history-format.md, so that the document and the checker cannot drift apart. */

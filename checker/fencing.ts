@@ -11,7 +11,7 @@
  * counter (which only the final snapshot tells), so each is kept until then, packed in 64 bytes (`WritePool`).
  * The history can report all of them, so no smaller summary could give the same results.
  */
-import type { ResourceLine, SnapshotLine } from '../src/history.ts';
+import type { ResourceLine, SnapshotLine } from '../ground/history.ts';
 import { at, write as describeWrite } from './describe.ts';
 import { summarize, type TrackedOp, type TrackerListener } from './tracker.ts';
 import type { LostUpdateAnomaly, OpSummary, ResourceSummary, ResourceWrite, StaleWriteAnomaly } from './types.ts';

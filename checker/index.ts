@@ -4,7 +4,7 @@
  * lines one by one while reading a file. Four checks, each `{ valid, anomalies }`, plus stats; the verdict is
  * the worst of the four (false beats "unknown" beats true).
  */
-import { HISTORY_VERSION, type HeaderLine, type HistoryLine } from '../src/history.ts';
+import { HISTORY_VERSION, type HeaderLine, type HistoryLine } from '../ground/history.ts';
 import { FaultContext } from './context.ts';
 import { FencingCheck } from './fencing.ts';
 import { LeaksCheck } from './leaks.ts';

@@ -3,7 +3,7 @@
  * it until the session ends, and it sits in the lock's queue. Judged at every snapshot against what the clients
  * were doing at that moment; one anomaly per node, however many snapshots show it.
  */
-import type { LockChild, SnapshotLine } from '../src/history.ts';
+import type { LockChild, SnapshotLine } from '../ground/history.ts';
 import { at, owner as describeOwner } from './describe.ts';
 import { guidOf } from './nodes.ts';
 import { summarize, type Tracker } from './tracker.ts';

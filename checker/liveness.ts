@@ -9,7 +9,7 @@
  * blocking read acquire is judged against the stretches with no write window open and no write acquire pending
  * (`reader-waited-without-writer`), the same way. A reader behind a writer that waits is left to that writer.
  */
-import type { LockChild, SnapshotLine } from '../src/history.ts';
+import type { LockChild, SnapshotLine } from '../ground/history.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
 import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';

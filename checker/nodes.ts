@@ -1,5 +1,5 @@
 /** Facts about lock node names: where their sequence number is and whether a GUID protects them. */
-import type { LockChild } from '../src/history.ts';
+import type { LockChild } from '../ground/history.ts';
 
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}/i;
 const SEQUENCE = /(\d+)$/;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HistoryLine } from '../src/history.ts';
+import type { HistoryLine } from '../ground/history.ts';
 import { check, type AnomalyType, type Results } from './index.ts';
 import { simulate, type SimulationOptions, type Violation } from './simulate.ts';
 

@@ -13,7 +13,7 @@
  * the next writer. A writer may downgrade: acquire the read side (at once: it holds the write side), release the
  * write side, go on as a reader.
  */
-import { HISTORY_VERSION, type HistoryLine, type LockAccess, type LockChild, type OpFunction, type OpLine, type Outcome } from '../src/history.ts';
+import { HISTORY_VERSION, type HistoryLine, type LockAccess, type LockChild, type OpFunction, type OpLine, type Outcome } from '../ground/history.ts';
 
 export interface Step {
   client: number;

@@ -3,7 +3,7 @@
  * resolution), completions per time bucket, and the fault windows. Constant memory per function and bucket.
  */
 import * as hdr from 'hdr-histogram-js';
-import type { OpFunction, Outcome } from '../src/history.ts';
+import type { OpFunction, Outcome } from '../ground/history.ts';
 import type { TrackedOp, TrackerListener } from './tracker.ts';
 import type { FaultWindow, LatencySummary, Nanos, Stats } from './types.ts';
 

@@ -11,7 +11,7 @@ import {
   type OpLine,
   type Outcome,
   type ProxyLine,
-} from '../src/history.ts';
+} from '../ground/history.ts';
 
 const MS = 1e6;
 

@@ -12,7 +12,7 @@
  * downgrades (acquire write, acquire read, release write) has two open windows on it for a moment; the release
  * of one side closes that side's window.
  */
-import type { OpLine, ProxyLine, ResourceLine, WorkerLine } from '../src/history.ts';
+import type { OpLine, ProxyLine, ResourceLine, WorkerLine } from '../ground/history.ts';
 import type { HoldWindow, Nanos, NodeOwner, OpSummary } from './types.ts';
 
 export interface TrackedOp extends OpSummary {

@@ -2,9 +2,10 @@
  * results.json: the checker's verdict on one run (docs/results-format.md). Plain data, versioned.
  *
  * Every time is in nanoseconds since the run started, on the runner's clock, exactly as in the history
- * (src/history.ts), so a report can put anomalies, hold windows and faults on one timeline.
+ * (ground/history.ts), so a report can put anomalies, hold windows and faults on one timeline.
  */
-import type { AcquireMode, LockAccess, LockChild, NemesisLine, OpFunction, Outcome, ProxyLine } from '../src/history.ts';
+import type { AcquireMode, LockAccess, LockChild, NemesisLine, OpFunction, Outcome, ProxyLine, UnreadableLine } from '../ground/history.ts';
+export type { UnreadableLine } from '../ground/history.ts';
 
 export const RESULTS_VERSION = 1;
 
@@ -258,12 +259,6 @@ export interface RunInfo {
   timeLimitS: number | null;
   /** The header's config, verbatim. */
   config: Record<string, unknown>;
-}
-
-export interface UnreadableLine {
-  /** 1-based line number in history.jsonl. */
-  line: number;
-  reason: string;
 }
 
 export interface HistoryInfo {

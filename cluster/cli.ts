@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
-import { runCleanups } from '../src/cleanup.ts';
+import { runCleanups } from '../ground/cleanup.ts';
 import { DEFAULT_NODES, DEFAULT_TICK_TIME_MS, DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from './index.ts';
 import { checkPrerequisites, checkRoot, LocalCluster } from './local.ts';
 import { readAllStates, sweep } from './resources.ts';

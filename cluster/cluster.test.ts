@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerUnavailableReason } from './docker-images.ts';
 import { isolate } from './grudge.ts';
 import { createCluster } from './index.ts';
-import { connectedZkHandle } from '../workloads/workers/node/zk.ts';
+import { connectedZkHandle } from '../ground/zk.ts';
 import type { Cluster, NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
 

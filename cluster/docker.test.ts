@@ -17,7 +17,7 @@ import { run } from './exec.ts';
 import { DockerCluster, dockerResourcesOf, sweepDockerClusters } from './docker.ts';
 import { isolate } from './grudge.ts';
 import { DEFAULT_TICK_TIME_MS, resolveBackend } from './index.ts';
-import { connectedZkHandle } from '../workloads/workers/node/zk.ts';
+import { connectedZkHandle } from '../ground/zk.ts';
 import type { NodeId, NodeStatus } from './types.ts';
 import { isSettled, leadersIn, waitForStatus } from './wait.ts';
 import { zooConfig } from './zookeeper.ts';

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { registerCleanup } from '../src/cleanup.ts';
+import { registerCleanup } from '../ground/cleanup.ts';
 import { dockerClient as docker, dockerDaemonAnswers } from './docker-client.ts';
 import { buildImages, imageExists, SERVER_IMAGE } from './docker-images.ts';
 import { ClusterError } from './errors.ts';

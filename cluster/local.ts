@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { registerCleanup } from '../src/cleanup.ts';
+import { registerCleanup } from '../ground/cleanup.ts';
 import { ClusterError } from './errors.ts';
 import { run, runIn } from './exec.ts';
 import {

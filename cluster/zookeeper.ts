@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fetchDebs, unpackedDir, type DebianPackage } from '../src/debs.ts';
+import { fetchDebs, unpackedDir, type DebianPackage } from '../ground/debs.ts';
 import type { NodeId, NodeMode, ServerAddress } from './types.ts';
 
 /** Server versions a cluster can run: Debian bookworm's, installed system-wide, and forky's, from the project's cache. */

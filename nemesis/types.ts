@@ -5,7 +5,7 @@
  */
 import type { Cluster } from '../cluster/types.ts';
 import type { NemesisName } from '../src/config.ts';
-import type { Random } from '../src/random.ts';
+import type { Random } from '../ground/random.ts';
 import type { ProxyHandle } from './proxy/client.ts';
 
 export interface Fault {

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatSummary } from '../checker/summary.ts';
-import { EXIT, exitCodeFor, UserError } from './exit-codes.ts';
+import { EXIT, exitCodeFor, UserError } from '../ground/errors.ts';
 import { checkRun } from './check.ts';
 
 const USAGE = 'usage: npm run check -- results/<run>   (re-checks <run>/history.jsonl and writes <run>/results.json)';

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createChecker, type CheckOptions, type Results } from '../checker/index.ts';
-import { readHistory } from './history-reader.ts';
+import { readHistory } from '../ground/history-reader.ts';
 
 export async function checkRun(runDir: string, options: CheckOptions = {}): Promise<Results> {
   const checker = createChecker(options);

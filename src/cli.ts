@@ -8,7 +8,7 @@ import { ClusterError } from '../cluster/errors.ts';
 import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
 import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
-import { EXIT, UserError } from './exit-codes.ts';
+import { EXIT, UserError } from '../ground/errors.ts';
 import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
 import type { Scenario } from './compare-summary.ts';
 

@@ -16,7 +16,7 @@ import {
   type CellRun, type CompareDocument, type Scenario,
 } from './compare-summary.ts';
 import { NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type WorkloadName } from './config.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../ground/errors.ts';
 
 const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -4,7 +4,7 @@
  * heals the fault in force, so a run always ends healed.
  */
 import type { Fault, Nemesis, NemesisContext } from '../nemesis/types.ts';
-import type { HistoryWriter } from './history-writer.ts';
+import type { HistoryWriter } from '../ground/history-writer.ts';
 import type { Progress } from './progress.ts';
 
 interface ActiveFault {

@@ -1,5 +1,5 @@
 /** The live progress line: elapsed of limit, ops/s, ok/fail/info, faults in force. */
-import type { Outcome } from './history.ts';
+import type { Outcome } from '../ground/history.ts';
 
 export class Progress {
   private readonly counts: Record<Outcome, number> = { ok: 0, fail: 0, info: 0 };

@@ -1,7 +1,7 @@
 /** `npm run report -- results/<run> [...]`: rebuilds each run's report.html, then the index of its results directory. */
 import { Command, CommanderError } from 'commander';
 import { dirname, resolve } from 'node:path';
-import { EXIT, UserError } from './exit-codes.ts';
+import { EXIT, UserError } from '../ground/errors.ts';
 import { writeIndex, writeReport } from './report/index.ts';
 
 async function main(argv: string[]): Promise<number> {

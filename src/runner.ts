@@ -18,18 +18,19 @@ import { WorkerProcess } from '../workloads/worker-process.ts';
 import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
 import type { WorkerAnswer, WorkerRequest } from '../workloads/protocol.ts';
 import { holdKey, WORKER_PROTOCOL_VERSION } from '../workloads/protocol.ts';
-import { registerCleanup, runCleanups } from './cleanup.ts';
+import { registerCleanup, runCleanups } from '../ground/cleanup.ts';
 import { checkRun } from './check.ts';
 import { reproduceCommand, type RunConfig } from './config.ts';
-import { exitCodeFor, UserError } from './exit-codes.ts';
-import { HISTORY_VERSION, type EndLine, type LockAccess, type OpLine, type SnapshotLine } from './history.ts';
-import { HistoryWriter } from './history-writer.ts';
+import { exitCodeFor, UserError } from '../ground/errors.ts';
+import { HISTORY_VERSION, type EndLine, type LockAccess, type OpLine, type SnapshotLine } from '../ground/history.ts';
+import { HistoryWriter } from '../ground/history-writer.ts';
 import { NemesisSchedule } from './nemesis-schedule.ts';
 import { Progress } from './progress.ts';
-import { createRandom, type Random } from './random.ts';
+import { createRandom, type Random } from '../ground/random.ts';
 import { writeIndex, writeReport } from './report/index.ts';
 import { createRunDirectory, type RunDirectory } from './run-dir.ts';
-import { AdminSession, liveSessions } from './zk-admin.ts';
+import { AdminSession } from '../ground/zk-admin.ts';
+import { liveSessions } from '../cluster/sessions.ts';
 
 const LOCK_ROOT = '/locks';
 

@@ -8,7 +8,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT } from './exit-codes.ts';
+import { EXIT } from '../ground/errors.ts';
 import { escapeHtml } from './report/html.ts';
 
 const CONTENT_TYPES: Record<string, string> = {

@@ -30,10 +30,10 @@ import type { Cluster } from '../cluster/types.ts';
 import { startProxy } from '../nemesis/proxy/client.ts';
 import { LockRecipe, SAFE } from '../workloads/workers/node/lock-recipe.ts';
 import { Session } from '../workloads/workers/node/session.ts';
-import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../workloads/workers/node/zk.ts';
-import { runCleanups } from './cleanup.ts';
-import type { HistoryLine } from './history.ts';
-import { AdminSession } from './zk-admin.ts';
+import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../ground/zk.ts';
+import { runCleanups } from '../ground/cleanup.ts';
+import type { HistoryLine } from '../ground/history.ts';
+import { AdminSession } from '../ground/zk-admin.ts';
 
 interface Options {
   clients: number;

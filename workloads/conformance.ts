@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { LockChild } from '../src/history.ts';
-import { AdminSession } from '../src/zk-admin.ts';
+import type { LockChild } from '../ground/history.ts';
+import { AdminSession } from '../ground/zk-admin.ts';
 import { startFencedResource } from './fenced-resource.ts';
 import { ANSWER_ERRORS, WORKER_FEATURES, WORKER_PROTOCOL_VERSION, type LockAccess, type WorkerAnswer, type WorkerEvent } from './protocol.ts';
 import { WorkerProcess, type OutgoingRequest } from './worker-process.ts';

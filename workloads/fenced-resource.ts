@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { ResourceLine } from '../src/history.ts';
+import type { ResourceLine } from '../ground/history.ts';
 
 export type ResourceWrite = Omit<ResourceLine, 'kind' | 'time'>;
 

@@ -5,7 +5,7 @@
  * A worker never gives a definite answer under indefinite conditions (timeout, connection loss).
  */
 import { z } from 'zod';
-import type { LockAccess as HistoryLockAccess } from '../src/history.ts';
+import type { LockAccess as HistoryLockAccess } from '../ground/history.ts';
 
 export const WORKER_PROTOCOL_VERSION = 1;
 

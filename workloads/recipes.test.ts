@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEBS_CACHE } from '../src/debs.ts';
+import { DEBS_CACHE } from '../ground/debs.ts';
 import { prepareRecipe, recipe, RECIPE_NAMES, RECIPES, type RecipeName } from './recipes.ts';
 
 const execFileAsync = promisify(execFile);

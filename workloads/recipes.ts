@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zookeeperJarDir, zookeeperPackages, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
-import { fetchDebs, unpackedDir, type DebianPackage } from '../src/debs.ts';
+import { fetchDebs, unpackedDir, type DebianPackage } from '../ground/debs.ts';
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 

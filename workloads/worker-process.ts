@@ -10,7 +10,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { registerCleanup } from '../src/cleanup.ts';
+import { registerCleanup } from '../ground/cleanup.ts';
 import {
   ANSWER_ERRORS, OK_ANSWER_BY_REQUEST, WorkerAnswer, WorkerEvent, type InitRequest, type WorkerRequest,
 } from './protocol.ts';

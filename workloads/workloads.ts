@@ -4,8 +4,8 @@
  * exclusive lock), and what to do while holding.
  * Every call a loop makes is recorded in the history by the runner (the ClientSession it is given).
  */
-import type { AcquireMode, LockAccess } from '../src/history.ts';
-import type { Random } from '../src/random.ts';
+import type { AcquireMode, LockAccess } from '../ground/history.ts';
+import type { Random } from '../ground/random.ts';
 import type { WorkloadName } from '../src/config.ts';
 import { WORKER_FEATURES, type WorkerAnswer } from './protocol.ts';
 

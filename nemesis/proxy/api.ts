@@ -3,7 +3,7 @@
  * and the shapes both sides share. The controller (client.ts) and the proxy (control.ts) import only this.
  */
 import { z } from 'zod';
-import type { ProxyLine } from '../../src/history.ts';
+import type { ProxyLine } from '../../ground/history.ts';
 
 const clientHostName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a client host name: 1-64 of A-Z a-z 0-9 . _ -');
 const serverId = z.number().int().positive();

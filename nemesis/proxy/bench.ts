@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createCluster } from '../../cluster/index.ts';
-import { connectedZkHandle, type ZkHandle } from '../../workloads/workers/node/zk.ts';
+import { connectedZkHandle, type ZkHandle } from '../../ground/zk.ts';
 import { startProxy } from './client.ts';
 
 const ROUNDS = 4;

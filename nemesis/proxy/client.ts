@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { registerCleanup } from '../../src/cleanup.ts';
+import { registerCleanup } from '../../ground/cleanup.ts';
 import type {
   ClientHostAddresses,
   ConnectionInfo,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../cluster/index.ts';
-import { formatSessionId } from '../../src/history.ts';
+import { formatSessionId } from '../../ground/history.ts';
 import {
   ZOO_EPHEMERAL_SEQUENTIAL,
   ZOO_EXPIRED_SESSION_STATE,
@@ -18,7 +18,7 @@ import {
   connectedZkHandle,
   zkErrorCode,
   type ZkHandle,
-} from '../../workloads/workers/node/zk.ts';
+} from '../../ground/zk.ts';
 import { startProxy, type ProxyEvent, type ProxyHandle } from './client.ts';
 
 const ZOO_EPHEMERAL = 1;

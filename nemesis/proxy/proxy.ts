@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { formatSessionId } from '../../src/history.ts';
+import { formatSessionId } from '../../ground/history.ts';
 import type {
   ClientHostAddresses,
   ConnectionInfo,

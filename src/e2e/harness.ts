@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AnomalyType, Results } from '../../checker/types.ts';
 import type { RunConfig } from '../config.ts';
-import type { HistoryLine } from '../history.ts';
+import type { HistoryLine } from '../../ground/history.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DoubleHolderAnomaly, Results } from '../../checker/types.ts';
-import type { OpLine } from '../history.ts';
+import type { OpLine } from '../../ground/history.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'rwlock-e2e-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -4,8 +4,8 @@
  * A million operations stay a few tens of megabytes.
  */
 import { posix } from 'node:path';
-import { readHistory } from '../history-reader.ts';
-import type { HistoryLine, OpFunction, OpLine, Outcome, ResourceLine, SnapshotLine } from '../history.ts';
+import { readHistory } from '../../ground/history-reader.ts';
+import type { HistoryLine, OpFunction, OpLine, Outcome, ResourceLine, SnapshotLine } from '../../ground/history.ts';
 import type { EventMark, FaultWindow } from './model.ts';
 
 export const OP_FUNCTIONS: readonly OpFunction[] = ['acquire', 'release', 'read', 'fenced-write'];

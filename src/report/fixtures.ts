@@ -11,9 +11,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { RunConfig } from '../config.ts';
-import { HISTORY_VERSION, type HistoryLine, type NemesisLine, type OpLine, type ProxyLine } from '../history.ts';
+import { HISTORY_VERSION, type HistoryLine, type NemesisLine, type OpLine, type ProxyLine } from '../../ground/history.ts';
 import { checkRun } from '../check.ts';
-import { createRandom, type Random } from '../random.ts';
+import { createRandom, type Random } from '../../ground/random.ts';
 
 export interface FixtureOptions {
   kind: 'valid' | 'invalid';

@@ -3,7 +3,7 @@
  * draws. Times are seconds since the run started (the history's monotonic nanoseconds / 1e9).
  * Shared by the builder (Node) and the page script (browser); types only.
  */
-import type { Outcome } from '../history.ts';
+import type { Outcome } from '../../ground/history.ts';
 
 export const OUTCOMES: readonly Outcome[] = ['ok', 'fail', 'info'];
 

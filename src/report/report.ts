@@ -3,7 +3,7 @@ import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RESULTS_VERSION, type Results } from '../../checker/types.ts';
 import { reproduceCommand, type RunConfig } from '../config.ts';
-import { UserError } from '../exit-codes.ts';
+import { UserError } from '../../ground/errors.ts';
 import { pageScript } from './bundle.ts';
 import { digestHistory } from './digest.ts';
 import { renderReport } from './render.ts';

@@ -4,7 +4,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { Anomaly, Results } from '../../checker/types.ts';
-import type { OpFunction, Outcome } from '../history.ts';
+import type { OpFunction, Outcome } from '../../ground/history.ts';
 import { OP_FUNCTIONS, type ClientHold, type Digest } from './digest.ts';
 import {
   OUTCOMES, type AnomalyFigure, type EventMark, type FaultWindow, type HoldBar, type LatencyPoint, type LockTimeline,

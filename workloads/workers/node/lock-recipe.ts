@@ -11,7 +11,7 @@ import type { Session } from './session.ts';
 import { deferred, raceTimeout, sleep } from './wait.ts';
 import {
   describeZkError, isOutcomeUnknown, isSessionGone, ZkCode, zkErrorCode, ZOO_EPHEMERAL_SEQUENTIAL, ZOO_PERSISTENT,
-} from './zk.ts';
+} from '../../../ground/zk.ts';
 
 export interface RecipePolicy {
   /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '../../../cluster/index.ts';
 import { startProxy, type ProxyHandle } from '../../../nemesis/proxy/client.ts';
-import { AdminSession } from '../../../src/zk-admin.ts';
+import { AdminSession } from '../../../ground/zk-admin.ts';
 import { WORKER_PROTOCOL_VERSION } from '../../protocol.ts';
 import { RECIPES } from '../../recipes.ts';
 import { WorkerProcess } from '../../worker-process.ts';

@@ -4,9 +4,9 @@
  * because its ephemeral nodes belong to that session alone.
  */
 import type { WorkerEvent } from '../../protocol.ts';
-import { formatSessionId } from '../../../src/history.ts';
+import { formatSessionId } from '../../../ground/history.ts';
 import { deferred } from './wait.ts';
-import { newZkHandle, ZOO_EXPIRED_SESSION_STATE, type ZkHandle } from './zk.ts';
+import { newZkHandle, ZOO_EXPIRED_SESSION_STATE, type ZkHandle } from '../../../ground/zk.ts';
 
 /** One session: a C-client handle from its first connection to its expiry (or our close). */
 export class Session {

@@ -10,7 +10,7 @@ function runSnippet(code: string): Promise<{ code: number | null; stdout: string
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', `import { registerCleanup } from './src/cleanup.ts';\n${code}`],
+      ['--import', 'tsx', '--input-type=module', '-e', `import { registerCleanup } from './ground/cleanup.ts';\n${code}`],
       { cwd: REPO },
       (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
     );

@@ -7,8 +7,7 @@
 import { isAscii } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { UnreadableLine } from '../checker/types.ts';
-import type { HistoryLine } from './history.ts';
+import type { HistoryLine, UnreadableLine } from './history.ts';
 
 export interface HistorySink {
   add(line: HistoryLine, lineNumber: number): void;
@@ -61,7 +60,7 @@ const oneOf = (...allowed: string[]): FieldCheck => {
 };
 const optional = (check: FieldCheck): FieldCheck => (value) => value === undefined || check(value);
 
-/** The fields each kind of line must have for the checker to use it (the full list is in src/history.ts). */
+/** The fields each kind of line must have for the checker to use it (the full list is in history.ts). */
 const REQUIRED: Record<HistoryLine['kind'], Record<string, FieldCheck>> = {
   header: { version: isNumber, config: isObject },
   op: {

@@ -2,8 +2,7 @@
  * The runner's own ZooKeeper session, straight to the servers (never through the fault proxy): it creates the
  * lock parents before a run and takes the snapshot the checker audits after it.
  */
-import type { Cluster } from '../cluster/types.ts';
-import { ZOO_PERSISTENT, ZkCode, connectedZkHandle, zkErrorCode, type ZkHandle } from '../workloads/workers/node/zk.ts';
+import { ZOO_PERSISTENT, ZkCode, connectedZkHandle, zkErrorCode, type ZkHandle } from './zk.ts';
 import { formatSessionId, type LockChild } from './history.ts';
 
 export class AdminSession {
@@ -44,14 +43,4 @@ export class AdminSession {
   close(): void {
     this.client.close();
   }
-}
-
-/** Live sessions that own ephemeral nodes, from `dump` on the leader ("0x10000abc:" lines). */
-export async function liveSessions(cluster: Cluster): Promise<string[]> {
-  const leader = await cluster.leader();
-  if (leader === undefined) throw new Error('no leader to ask for live sessions');
-  const dump = await cluster.fourLetterWord(leader, 'dump');
-  const sessions = new Set<string>();
-  for (const match of dump.matchAll(/^\s*(0x[0-9a-f]+)\s*:?\s*$/gim)) sessions.add(formatSessionId(match[1]!));
-  return [...sessions].sort();
 }

@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT, UserError } from './exit-codes.ts';
+import { EXIT, UserError } from './errors.ts';
 
 export interface DebianPackage {
   name: string;

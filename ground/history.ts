@@ -137,6 +137,13 @@ export interface EndLine {
 
 export type HistoryLine = HeaderLine | OpLine | NemesisLine | ProxyLine | WorkerLine | ResourceLine | SnapshotLine | EndLine;
 
+/** A line of history.jsonl that could not be used: not JSON, or not a history line. */
+export interface UnreadableLine {
+  /** 1-based line number in history.jsonl. */
+  line: number;
+  reason: string;
+}
+
 /** Session ids are compared as strings, so every producer normalises them the same way. */
 export function formatSessionId(id: bigint | number | string): string {
   const value = typeof id === 'string' ? BigInt(id.startsWith('0x') ? id : `0x${id}`) : BigInt(id);

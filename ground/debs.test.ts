@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { debianMirror, DEBS_CACHE, fetchDebs, mirrorInDeb822, mirrorInOneLine, unpackedDir } from './debs.ts';
-import { UserError } from './exit-codes.ts';
+import { UserError } from './errors.ts';
 
 const KAZOO_2_11_0 = { name: 'python3-kazoo', version: '2.11.0' };
 const scratch: string[] = [];

@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { UnreadableLine } from '../checker/types.ts';
-import type { HistoryLine } from './history.ts';
+import type { HistoryLine, UnreadableLine } from './history.ts';
 import { parseHistoryLine, readHistory } from './history-reader.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'history-reader-'));
