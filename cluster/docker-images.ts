@@ -1,5 +1,5 @@
 /**
- * The docker backend's images, made without a registry (design-notes §3): a Debian bookworm base from
+ * The docker backend's images, made without a registry (docs/environment.md, Docker): a Debian bookworm base from
  * `debootstrap --variant=minbase` plus the server's packages, turned into an image with `docker import`; then the
  * ZooKeeper server Dockerfile (cluster/images/zookeeper) built on top with BASE_IMAGE pointing at it.
  * Cache: the debootstrap is skipped when the base image exists; Docker's layer cache covers the rest.

@@ -14,15 +14,16 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { registerCleanup } from '../ground/cleanup.ts';
 import { dockerClient as docker, dockerDaemonAnswers } from './docker-client.ts';
 import { buildImages, imageExists, SERVER_IMAGE } from './docker-images.ts';
 import { ClusterError } from './errors.ts';
 import { validateOptions } from './local.ts';
 import { claimSubnet, names, newClusterId, processStartTime } from './resources.ts';
 import { formatSubnet, freePoolSubnets, hostAddress, nodeAddress, parseSubnet, refuseOverlap, type Subnet } from './subnet.ts';
-import type { Cluster, Grudge, NodeId, NodeStatus } from './types.ts';
+import type { Cluster, Grudge, KillRestart, NodeId, NodeStatus, Partition, Pause } from './types.ts';
+import { LABEL, removeDockerCluster, sweepDockerClusters } from './docker-resources.ts';
 import { OwnedEnsemble } from './ensemble.ts';
+import { startReaper, type Reaper } from './reaper.ts';
 import { isSettled, waitForStatus, waitUntil } from './wait.ts';
 import {
   DEFAULT_ZOOKEEPER_VERSION,
@@ -40,15 +41,9 @@ export interface DockerClusterOptions {
   subnet?: string;
   /** The server's version; default 3.8.0 (the image's). Others: their jars are fetched into the project's cache and mounted over the image's. */
   zkVersion?: ZooKeeperVersion;
+  /** Left running after this process exits (`npm run cluster -- up`): no reaper; only `down` or the next `up` removes it. */
+  detached?: boolean;
 }
-
-const LABEL = {
-  cluster: 'zk-lock-jepsen.cluster',
-  node: 'zk-lock-jepsen.node',
-  ownerPid: 'zk-lock-jepsen.owner-pid',
-  ownerStartTime: 'zk-lock-jepsen.owner-start-time',
-  ownerHost: 'zk-lock-jepsen.owner-host',
-} as const;
 
 /** Where each container mounts its node directory (<runDir>/nodes/zk<N>); see images/zookeeper/entrypoint.sh. */
 const NODE_MOUNT = '/zk';
@@ -73,14 +68,15 @@ interface DockerNode {
   rulesPending: boolean;
 }
 
-export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster {
+export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster, KillRestart, Pause, Partition {
   readonly backend = 'docker';
+  readonly pauseVerb = 'docker pause';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
   protected readonly nodes: Map<NodeId, DockerNode>;
   protected subnet: Subnet | undefined;
   private grudge: Grudge = new Map();
-  private unregisterCleanup: (() => void) | undefined;
+  private reaper: Reaper | undefined;
 
   constructor(private readonly options: DockerClusterOptions) {
     super();
@@ -125,10 +121,10 @@ export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster 
       console.error(`cluster: ${SERVER_IMAGE} is missing; building it (npm run images; about a minute the first time)`);
       await buildImages();
     }
-    // Our labels and sweep do the reaper's job; its image cannot be pulled without a registry.
+    // Our labels, sweep and reaper do the job of testcontainers' reaper, whose image cannot be pulled without a registry.
     process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
     await sweepDockerClusters();
-    this.unregisterCleanup = registerCleanup(`docker cluster ${this.id}`, () => this.teardown());
+    if (!this.options.detached) this.reaper = await startReaper({ backend: 'docker', clusterId: this.id, runDir: this.options.runDir });
     this.subnet = await this.createNetwork();
     const servers = new Map(this.nodeIds.map((id) => [id, nodeAddress(this.subnet!, id)]));
     const config = zooConfig({ tickTimeMs: this.options.tickTimeMs, dataDir: `${NODE_MOUNT}/data`, servers });
@@ -146,6 +142,7 @@ export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster 
       [LABEL.ownerPid]: String(process.pid),
       [LABEL.ownerStartTime]: (await processStartTime(process.pid)) ?? '',
       [LABEL.ownerHost]: hostname(),
+      ...(this.options.detached ? { [LABEL.detached]: 'true' } : {}),
     };
   }
 
@@ -233,8 +230,8 @@ export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster 
   async teardown(): Promise<void> {
     await removeDockerCluster(this.id);
     for (const node of this.nodes.values()) delete node.container;
-    this.unregisterCleanup?.();
-    this.unregisterCleanup = undefined;
+    this.reaper?.stop();
+    this.reaper = undefined;
   }
 
   async kill(id: NodeId): Promise<void> {
@@ -304,56 +301,9 @@ export class DockerCluster extends OwnedEnsemble<DockerNode> implements Cluster 
 
 }
 
-/** Ids of the containers (running, paused or stopped) and networks labelled with the cluster id. */
-export async function dockerResourcesOf(clusterId: string): Promise<{ containers: string[]; networks: string[] }> {
-  const filters = { label: [`${LABEL.cluster}=${clusterId}`] };
-  const [containers, networks] = await Promise.all([
-    docker().listContainers({ all: true, filters }),
-    docker().listNetworks({ filters }),
-  ]);
-  return { containers: containers.map((info) => info.Id), networks: networks.map((info) => info.Id) };
-}
-
-/** Removes every container and network of the cluster; its node directories (data, logs) stay. */
-export async function removeDockerCluster(clusterId: string): Promise<void> {
-  const { containers, networks } = await dockerResourcesOf(clusterId);
-  await Promise.all(containers.map((id) => docker().getContainer(id).remove({ force: true, v: true }).catch(ignoreNotFound)));
-  for (const id of networks) await docker().getNetwork(id).remove().catch(ignoreNotFound);
-}
-
-/**
- * Removes the docker clusters of this host whose owner process is gone (same pid, same start time), and only
- * those. Returns the ids removed.
- */
-export async function sweepDockerClusters(): Promise<string[]> {
-  const filters = { label: [LABEL.cluster] };
-  const [containers, networks] = await Promise.all([
-    docker().listContainers({ all: true, filters }),
-    docker().listNetworks({ filters }),
-  ]);
-  const owners = new Map<string, Record<string, string>>();
-  for (const labels of [...containers.map((c) => c.Labels), ...networks.map((n) => n.Labels ?? {})]) {
-    owners.set(labels[LABEL.cluster]!, labels);
-  }
-  const removed: string[] = [];
-  for (const [clusterId, labels] of owners) {
-    if (labels[LABEL.ownerHost] !== hostname()) continue;
-    const ownerStartTime = await processStartTime(Number(labels[LABEL.ownerPid]));
-    if (ownerStartTime !== undefined && ownerStartTime === labels[LABEL.ownerStartTime]) continue;
-    await removeDockerCluster(clusterId);
-    removed.push(clusterId);
-  }
-  return removed;
-}
-
 function dockerMessage(error: unknown): string {
   const json = (error as { json?: { message?: string } }).json;
   return json?.message ?? (error instanceof Error ? error.message : String(error));
-}
-
-/** Another sweep or a cascade (a network removed with its last container) got there first. */
-function ignoreNotFound(error: unknown): void {
-  if ((error as { statusCode?: number }).statusCode !== 404) throw error;
 }
 
 /** Stopping a container that already stopped. */

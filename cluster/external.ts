@@ -1,10 +1,10 @@
 /**
  * An ensemble the suite did not start (docker-compose, a staging ensemble): given as a connect string, observed
- * with four-letter words, never touched. Client-side faults (the proxy, paused workers) still apply; faults of
- * servers need a backend that owns them.
+ * with four-letter words, never touched. It has lifecycle and status only, none of the server capabilities
+ * (kill, pause, partition): client-side faults (the proxy, paused workers) still apply.
  */
 import { ClusterError } from './errors.ts';
-import type { Cluster, Grudge, NodeId, NodeStatus, ServerAddress } from './types.ts';
+import type { Cluster, NodeId, NodeStatus, ServerAddress } from './types.ts';
 import { Ensemble } from './ensemble.ts';
 
 /** "host:port,host:port" → addresses; node ids follow the order given, from 1. */
@@ -35,26 +35,9 @@ export class ExternalCluster extends Ensemble implements Cluster {
     }
   }
 
+  /** Servers it does not own are neither stopped nor removed: a run leaves them as it found them. */
   async stop(): Promise<void> {}
   async teardown(): Promise<void> {}
-  /** Nothing of ours to heal: this backend applies no server faults. */
-  async heal(): Promise<void> {}
-
-  kill(): Promise<void> {
-    return this.refuse('kill');
-  }
-  restart(): Promise<void> {
-    return this.refuse('restart');
-  }
-  pause(): Promise<void> {
-    return this.refuse('pause');
-  }
-  resume(): Promise<void> {
-    return this.refuse('resume');
-  }
-  partition(_grudge: Grudge): Promise<void> {
-    return this.refuse('partition');
-  }
 
   /** Servers it does not own always count as running; whether they serve, srvr says. */
   status(): Promise<NodeStatus[]> {
@@ -69,9 +52,5 @@ export class ExternalCluster extends Ensemble implements Cluster {
 
   logFiles(): Map<NodeId, string> {
     return new Map();
-  }
-
-  private async refuse(action: string): Promise<never> {
-    throw new ClusterError(`the external backend cannot ${action} servers it does not own; use --backend local or docker`);
   }
 }

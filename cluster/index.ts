@@ -1,15 +1,17 @@
 /**
- * The entry point of cluster/: `createCluster` picks a backend by name. Backends register in BACKENDS.
+ * The entry point of cluster/: `createCluster` picks a backend by name from BACKENDS, where each backend says
+ * which capabilities (kill, pause, partition) its servers have, so that a run can refuse a nemesis before anything
+ * starts. `capable(cluster, name)` answers the same question of a cluster in hand.
  */
 import { ClusterError } from './errors.ts';
 import { ExternalCluster } from './external.ts';
 import { LocalCluster } from './local.ts';
-import type { Cluster } from './types.ts';
+import type { Capability, Cluster } from './types.ts';
 import type { ZooKeeperVersion } from './zookeeper.ts';
 
 export interface CreateClusterOptions {
   /** Default 'local'; 'auto' is docker when a daemon answers, else local (see resolveBackend). */
-  backend?: Cluster['backend'] | 'auto';
+  backend?: BackendName | 'auto';
   /** Number of servers; default 3. */
   nodes?: number;
   /** ZooKeeper tickTime in ms; default 200. */
@@ -27,21 +29,35 @@ export interface CreateClusterOptions {
 type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
   Pick<CreateClusterOptions, 'subnet' | 'connect' | 'zkVersion'>;
 
-/** Backend name → factory. The docker backend loads on demand: testcontainers takes a second or two to import. */
-const BACKENDS: Partial<Record<Cluster['backend'], (options: ResolvedOptions) => Cluster | Promise<Cluster>>> = {
-  local: (options) => new LocalCluster(options),
-  docker: async (options) => new (await import('./docker.ts')).DockerCluster(options),
-  external: (options) => {
-    if (options.connect === undefined) throw new ClusterError('--backend external needs --connect host:port[,host:port...]');
-    return new ExternalCluster(options.connect);
+interface Backend {
+  /** What its servers can be made to suffer; `capable(cluster, ...)` agrees with it for every cluster it makes. */
+  readonly capabilities: readonly Capability[];
+  create(options: ResolvedOptions): Cluster | Promise<Cluster>;
+}
+
+const SERVER_FAULTS: readonly Capability[] = ['kill', 'pause', 'partition'];
+
+/** Every backend by name. The docker backend loads on demand: testcontainers takes a second or two to import. */
+export const BACKENDS = {
+  local: { capabilities: SERVER_FAULTS, create: (options) => new LocalCluster(options) },
+  docker: { capabilities: SERVER_FAULTS, create: async (options) => new (await import('./docker.ts')).DockerCluster(options) },
+  external: {
+    capabilities: [],
+    create: (options) => {
+      if (options.connect === undefined) throw new ClusterError('--backend external needs --connect host:port[,host:port...]');
+      return new ExternalCluster(options.connect);
+    },
   },
-};
+} as const satisfies Record<string, Backend>;
+
+export type BackendName = keyof typeof BACKENDS;
+export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
 
 export const DEFAULT_NODES = 3;
 export const DEFAULT_TICK_TIME_MS = 200;
 
 /** `--backend auto`: docker when a daemon answers, else local. */
-export async function resolveBackend(backend: Cluster['backend'] | 'auto'): Promise<Cluster['backend']> {
+export async function resolveBackend(backend: BackendName | 'auto'): Promise<BackendName> {
   if (backend !== 'auto') return backend;
   const { dockerDaemonAnswers } = await import('./docker-client.ts');
   return (await dockerDaemonAnswers()) ? 'docker' : 'local';
@@ -50,9 +66,7 @@ export async function resolveBackend(backend: Cluster['backend'] | 'auto'): Prom
 /** Creates a cluster handle; nothing runs until `start()`. Call `teardown()` when done (signals do it too). */
 export async function createCluster(options: CreateClusterOptions): Promise<Cluster> {
   const backend = await resolveBackend(options.backend ?? 'local');
-  const factory = BACKENDS[backend];
-  if (factory === undefined) throw new Error(`cluster backend '${backend}' is not available`);
-  return factory({
+  return BACKENDS[backend].create({
     nodes: options.nodes ?? DEFAULT_NODES,
     tickTimeMs: options.tickTimeMs ?? DEFAULT_TICK_TIME_MS,
     runDir: options.runDir,
@@ -62,5 +76,6 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
   });
 }
 
-export type { Cluster, Grudge, NodeId, NodeMode, NodeStatus, ServerAddress } from './types.ts';
+export { capable, capabilitiesOf } from './types.ts';
+export type { Capabilities, Capability, Cluster, Grudge, KillRestart, NodeId, NodeMode, NodeStatus, Partition, Pause, ServerAddress } from './types.ts';
 export { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from './zookeeper.ts';

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { registerCleanup } from '../ground/cleanup.ts';
 import { ClusterError } from './errors.ts';
 import { run, runIn } from './exec.ts';
 import {
@@ -34,8 +33,9 @@ import {
   refuseOverlap,
   type Subnet,
 } from './subnet.ts';
-import type { Cluster, Grudge, NodeId, NodeStatus } from './types.ts';
+import type { Cluster, Grudge, KillRestart, NodeId, NodeStatus, Partition, Pause } from './types.ts';
 import { OwnedEnsemble } from './ensemble.ts';
+import { startReaper, type Reaper } from './reaper.ts';
 import { isSettled, waitForStatus } from './wait.ts';
 import {
   DEFAULT_ZOOKEEPER_VERSION,
@@ -54,6 +54,8 @@ export interface LocalClusterOptions {
   subnet?: string;
   /** The server's version; default 3.8.0 (the system's). Others are fetched into the project's cache at start. */
   zkVersion?: ZooKeeperVersion;
+  /** Left running after this process exits (`npm run cluster -- up`): no reaper; only `down` or the next `up` removes it. */
+  detached?: boolean;
 }
 
 /** On two shared cores, three JVMs starting and electing can take a while; the bound only catches a stuck start. */
@@ -106,13 +108,14 @@ export function validateOptions(options: LocalClusterOptions): void {
   if (options.subnet !== undefined) checkCapacity(parseSubnet(options.subnet), options.nodes);
 }
 
-export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster {
+export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster, KillRestart, Pause, Partition {
   readonly backend = 'local';
+  readonly pauseVerb = 'SIGSTOP';
   readonly id: string;
   readonly nodeIds: readonly NodeId[];
   protected readonly nodes: Map<NodeId, LocalNode>;
   protected subnet: Subnet | undefined;
-  private unregisterCleanup: (() => void) | undefined;
+  private reaper: Reaper | undefined;
 
   constructor(
     private readonly options: LocalClusterOptions,
@@ -169,11 +172,12 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster {
     await checkPrerequisites();
     await prepareZooKeeper(this.zkVersion);
     await sweep();
-    this.unregisterCleanup = registerCleanup(`cluster ${this.id}`, () => this.teardown());
-    // The state file exists before any resource does, so a crash at any later point leaves a findable owner.
-    await this.recordState(false);
+    // The state file exists before any resource does, so a crash at any later point leaves a findable owner, and
+    // the reaper watches that owner from now on.
+    await this.recordState();
+    if (!this.options.detached) this.reaper = await startReaper({ backend: 'local', clusterId: this.id, runDir: this.options.runDir });
     this.subnet = await this.claimSubnet();
-    await this.recordState(false);
+    await this.recordState();
     await this.createNetwork(this.subnet);
     const servers = new Map(this.nodeIds.map((id) => [id, nodeAddress(this.subnet!, id)]));
     for (const node of this.nodes.values()) {
@@ -186,12 +190,12 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster {
     }
   }
 
-  private async recordState(detached: boolean): Promise<void> {
+  private async recordState(): Promise<void> {
     await writeState({
       id: this.id,
       ownerPid: process.pid,
       ownerStartTime: (await processStartTime(process.pid))!,
-      detached,
+      detached: this.options.detached ?? false,
       ...(this.subnet === undefined ? {} : { subnet: formatSubnet(this.subnet) }),
       nodes: this.options.nodes,
       tickTimeMs: this.options.tickTimeMs,
@@ -278,17 +282,10 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster {
   }
 
   async teardown(): Promise<void> {
+    this.reaper?.stop();
+    this.reaper = undefined;
     await removeCluster(this.id);
     for (const node of this.nodes.values()) delete node.pid;
-    this.unregisterCleanup?.();
-    this.unregisterCleanup = undefined;
-  }
-
-  /** Hands the cluster over to nobody: it outlives this process until `npm run cluster -- down` or the next `up`. */
-  async detach(): Promise<void> {
-    await this.recordState(true);
-    this.unregisterCleanup?.();
-    this.unregisterCleanup = undefined;
   }
 
   async kill(id: NodeId): Promise<void> {

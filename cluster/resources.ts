@@ -44,6 +44,12 @@ export interface ClusterState {
   runDir: string;
 }
 
+/** "3 servers, 1 iptables rule": what a removal took, for the one line a sweep prints. */
+export function countsOf(counts: Record<string, number>): string {
+  const parts = Object.entries(counts).filter(([, count]) => count > 0).map(([what, count]) => `${count} ${what}${count === 1 ? '' : 's'}`);
+  return parts.length === 0 ? 'nothing left' : parts.join(', ');
+}
+
 export async function processStartTime(pid: number): Promise<string | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -166,8 +172,8 @@ async function isAlive(state: ClusterState | undefined, keepDetached: boolean): 
   return (await processStartTime(state.ownerPid)) === state.ownerStartTime;
 }
 
-/** Kills every process of the cluster, then removes its iptables rules, namespaces, links and files. */
-export async function removeCluster(clusterId: string, leftovers?: Leftovers): Promise<void> {
+/** Kills every process of the cluster, then removes its iptables rules, namespaces, links and files; says what it removed. */
+export async function removeCluster(clusterId: string, leftovers?: Leftovers): Promise<string> {
   const found = leftovers ?? (await findLeftovers()).get(clusterId) ?? emptyLeftovers();
   for (const pid of found.processes) signal(pid, 'SIGKILL');
   await Promise.all(found.processes.map((pid) => waitForExit(pid, 10_000)));
@@ -181,6 +187,13 @@ export async function removeCluster(clusterId: string, leftovers?: Leftovers): P
   // The state file goes last: while it exists, a crash here still leaves the id findable for the next sweep.
   const files = found.files.sort((a, b) => Number(a.endsWith('.json')) - Number(b.endsWith('.json')));
   for (const file of files) await rm(file, { force: true });
+  return countsOf({
+    server: found.processes.length,
+    namespace: found.namespaces.length,
+    link: found.links.length,
+    'iptables rule': found.iptablesRules.length,
+    file: found.files.length,
+  });
 }
 
 /** A resource that disappeared between listing and removal (another sweep, a cascade) is not an error. */
@@ -190,13 +203,16 @@ function ignoreVanished(error: Error): void {
 
 /**
  * Removes the leftovers of every cluster that is not alive. Detached clusters (the CLI's) survive unless
- * `includeDetached` is set. Returns the ids removed.
+ * `includeDetached` is set. Prints one line per cluster removed; returns their ids.
  */
 export async function sweep(options: { includeDetached?: boolean } = {}): Promise<string[]> {
   const removed: string[] = [];
   for (const [clusterId, leftovers] of await findLeftovers()) {
-    if (await isAlive(await readState(clusterId), !options.includeDetached)) continue;
-    await removeCluster(clusterId, leftovers);
+    const state = await readState(clusterId);
+    if (await isAlive(state, !options.includeDetached)) continue;
+    const what = await removeCluster(clusterId, leftovers);
+    const why = state === undefined ? 'no owner recorded' : state.detached ? 'detached' : `owner ${state.ownerPid} gone`;
+    console.error(`sweep: removed cluster ${clusterId} (${why}): ${what}`);
     removed.push(clusterId);
   }
   return removed;

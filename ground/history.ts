@@ -56,8 +56,21 @@ export interface NemesisLine {
   f: string;
   /** One line a person can read: "SIGKILL zk2 (leader)". */
   description: string;
-  /** Targets and parameters: nodes, workers, clients, grudge, durations. */
+  /** What it hit, resolved: nodes, sides, leader, workers, clients, grudge, the frame. */
   value: Record<string, unknown>;
+  /** The scheduled fault it carries out (revision 1.2; absent in older runs): the run's schedule.json, entry `index`. */
+  plan?: NemesisPlan;
+}
+
+/** A fault as the schedule planned it: when, for how long, aimed at what (nemesis/types.ts FaultPlan). */
+export interface NemesisPlan {
+  index: number;
+  /** Planned start, ms after the schedule started. */
+  atMs: number;
+  durationMs: number;
+  target: Record<string, unknown>;
+  /** start lines: when it took effect, ms after the schedule started. */
+  offsetMs?: number;
 }
 
 /** What the fault proxy did to a connection or a frame (docs/proxy-api.md lists the events). */

@@ -3,7 +3,8 @@
  * Each arms a one-shot rule and waits (up to one interval) for a client's request to match it.
  */
 import type { ArmedFault, FaultFilter, ProxyEvent, ProxyHandle } from './proxy/client.ts';
-import type { Nemesis, NemesisContext } from './types.ts';
+import { requireCapability } from './server-faults.ts';
+import type { Fault, Nemesis, NemesisContext, PlanSettings } from './types.ts';
 
 const LOCK_CREATES = ['create', 'create2', 'createContainer', 'createTTL'];
 
@@ -28,49 +29,43 @@ const asValue = ({ monotonicNs: _clock, ...event }: ProxyEvent): Record<string, 
 const frame = (event: ProxyEvent): string =>
   `${event.op ?? 'request'} ${event.path ?? ''} from ${event.clientHost ?? '?'} to zk${event.server ?? '?'}`;
 
+/** A one-shot fault: over once it has hit its request, so nothing is left to heal. */
+function oneShot(name: string, arm: Arm, ops: string[], describe: (event: ProxyEvent) => string): Nemesis {
+  return {
+    name,
+    needs: ['zookeeper-aware-proxy'],
+    plan: () => ({ target: { next: 'request' }, durationMs: 0 }),
+    async apply(_plan, context): Promise<Fault | undefined> {
+      const event = await firstMatch(context, arm, ops);
+      if (event === undefined) return undefined;
+      return { description: describe(event), value: asValue(event), heal: async () => undefined };
+    },
+  };
+}
+
 /** Pathology P3: the create commits on the server, its reply is lost, the connection resets. */
-export const lostReply: Nemesis = {
-  name: 'lost-reply',
-  async start(context) {
-    const event = await firstMatch(context, (proxy, filter) => proxy.armLostReply(filter), LOCK_CREATES);
-    if (event === undefined) return undefined;
-    return {
-      description: `dropped the reply to ${frame(event)}${event.zxid === undefined ? '' : ` (zxid ${event.zxid})`}`,
-      value: asValue(event),
-      durationMs: 0,
-      heal: async () => undefined,
-    };
-  },
-};
+export const lostReply = oneShot('lost-reply', (proxy, filter) => proxy.armLostReply(filter), LOCK_CREATES,
+  (event) => `dropped the reply to ${frame(event)}${event.zxid === undefined ? '' : ` (zxid ${event.zxid})`}`);
 
 /** Pathology P1: a cleanup or release delete never reaches the server, the connection resets. */
-export const lostDelete: Nemesis = {
-  name: 'lost-delete',
-  async start(context) {
-    const event = await firstMatch(context, (proxy, filter) => proxy.armLostRequest(filter), ['delete']);
-    if (event === undefined) return undefined;
-    return {
-      description: `swallowed ${frame(event)}`,
-      value: asValue(event),
-      durationMs: 0,
-      heal: async () => undefined,
-    };
-  },
-};
+export const lostDelete = oneShot('lost-delete', (proxy, filter) => proxy.armLostRequest(filter), ['delete'],
+  (event) => `swallowed ${frame(event)}`);
 
 /** A lock create reaches server S; S is killed before its reply gets out. Restarted at heal. */
 export const killMidCreate: Nemesis = {
   name: 'kill-mid-create',
-  async start(context) {
+  needs: ['kill', 'zookeeper-aware-proxy'],
+  plan: (_random, settings: PlanSettings) => ({ target: { next: 'request' }, durationMs: settings.faultDurationMs ?? settings.intervalMs }),
+  async apply(_plan, context) {
+    const cluster = requireCapability(context.cluster, 'kill');
     const event = await firstMatch(context, (proxy, filter) => proxy.armHoldReply(filter), LOCK_CREATES);
     if (event?.server === undefined) return undefined;
     const server = event.server;
-    await context.cluster.kill(server);
+    await cluster.kill(server);
     return {
       description: `SIGKILL zk${server} holding the reply to ${frame(event)}`,
-      value: { ...asValue(event), node: server },
-      durationMs: context.intervalMs,
-      heal: () => context.cluster.restart(server),
+      value: { ...asValue(event), nodes: [server] },
+      heal: () => cluster.restart(server),
     };
   },
 };

@@ -4,11 +4,18 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { randomInt } from 'node:crypto';
-import { ClusterError } from '../cluster/errors.ts';
+import { pathToFileURL } from 'node:url';
+import { BACKEND_NAMES, BACKENDS, type BackendName, type Capability } from '../cluster/index.ts';
 import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
-import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from '../ground/errors.ts';
+import { NEMESES, NEMESIS_NAMES, isNemesisName, type NemesisName } from '../nemesis/index.ts';
+import { serverTargetProblem } from '../nemesis/targets.ts';
+import { TARGETS, type TargetSpec } from '../nemesis/types.ts';
+import { RECIPE_NAMES } from '../workloads/recipes.ts';
+import { WORKLOAD_NAMES } from '../workloads/workloads.ts';
+import { checkWorkerCommand, ensureWritableDirectory } from './arguments.ts';
+import type { RunConfig } from './config.ts';
 import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
 import type { Scenario } from './compare-summary.ts';
 
@@ -24,11 +31,9 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 
 function nemesisList(text: string): NemesisName[] {
   const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '' && name !== 'none');
-  if (names.includes('all')) return [...NEMESES];
+  if (names.includes('all')) return [...NEMESIS_NAMES];
   for (const name of names) {
-    if (!(NEMESES as readonly string[]).includes(name)) {
-      throw new InvalidArgumentError(`unknown nemesis '${name}'; choose from ${NEMESES.join(', ')}, all or none.`);
-    }
+    if (!isNemesisName(name)) throw new InvalidArgumentError(`unknown nemesis '${name}'; choose from ${NEMESIS_NAMES.join(', ')}, all or none.`);
   }
   return [...new Set(names)] as NemesisName[];
 }
@@ -42,10 +47,10 @@ function onOff(text: string): boolean {
 function runCommand(): Command {
   return new Command('jepsen')
     .description('zk-lock-jepsen: run one test (an ensemble, a fault proxy, workers driving a lock recipe, nemeses), then check it and write a report')
-    .addOption(new Option('--recipe <name>', 'lock recipe under test').choices(RECIPE_CHOICES).default('node-safe'))
+    .addOption(new Option('--recipe <name>', 'lock recipe under test').choices(RECIPE_NAMES).default('node-safe'))
     .option('--worker <command>', 'your own worker command (docs/worker-protocol.md) instead of a shipped recipe')
-    .addOption(new Option('--workload <name>', 'what clients do').choices([...WORKLOADS]).default('mutex'))
-    .option('--nemesis <list>', `faults, comma separated: ${NEMESES.join(', ')}, all or none`, nemesisList, [])
+    .addOption(new Option('--workload <name>', 'what clients do').choices(WORKLOAD_NAMES).default('mutex'))
+    .option('--nemesis <list>', `faults, comma separated: ${NEMESIS_NAMES.join(', ')}, all or none`, nemesisList, [])
     .option('--time-limit <s>', 'seconds of client operations', integer(1, 86_400), 60)
     .option('--clients <n>', 'lock clients (ZooKeeper sessions)', integer(1, 10_000), 8)
     .option('--workers <n>', 'worker processes (client hosts) the clients are spread over', integer(1, 256), 4)
@@ -54,13 +59,15 @@ function runCommand(): Command {
     .option('--session-timeout <ms>', 'ZooKeeper session timeout', integer(1, 600_000), 2000)
     .option('--acquire-timeout <ms>', 'blocking acquires give up after this long', integer(1, 600_000), 5000)
     .option('--nemesis-interval <s>', 'seconds between faults', integer(1, 3_600), 5)
+    .addOption(new Option('--nemesis-target <target>', 'what a fault hits: servers for kill, pause, partition; client hosts for partition-clients and pause-holder').choices([...TARGETS]).default('one'))
+    .option('--fault-duration <ms>', 'how long each fault stays before it heals (default: each nemesis its own)', integer(1, 3_600_000))
     .option('--snapshot-interval <s>', 'seconds between mid-run snapshots of every lock directory; 0 for none', integer(0, 3_600), 10)
     .option('--fencing <on|off>', 'fenced-counter: the resource rejects stale tokens', onOff, true)
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
     .addOption(new Option('--zk-version <version>', 'ZooKeeper server version (3.9.6 is fetched into .cache/debs)').choices([...ZOOKEEPER_VERSIONS]).default(DEFAULT_ZOOKEEPER_VERSION))
-    .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKENDS]).default('auto'))
+    .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKEND_NAMES, 'auto']).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--results <dir>', 'where runs are written', 'results')
     .allowExcessArguments(false);
@@ -69,8 +76,13 @@ function runCommand(): Command {
 interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
-  acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
-  backend: RunConfig['backend']; connect?: string; results: string;
+  acquireTimeout: number; nemesisInterval: number; nemesisTarget: TargetSpec; faultDuration?: number; snapshotInterval: number; fencing: boolean;
+  seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; results: string;
+}
+
+/** What a backend can do to its servers; auto is docker or local, which can do the same. */
+function capabilitiesOf(backend: BackendName | 'auto'): readonly Capability[] {
+  return BACKENDS[backend === 'auto' ? 'local' : backend].capabilities;
 }
 
 export function toRunConfig(flags: RunFlags): RunConfig {
@@ -90,10 +102,17 @@ export function toRunConfig(flags: RunFlags): RunConfig {
       throw new UserError((error as Error).message);
     }
   }
-  const serverFaults = flags.nemesis.filter((name) => SERVER_NEMESES.includes(name));
-  if (flags.backend === 'external' && serverFaults.length > 0) {
-    throw new UserError(`--nemesis ${serverFaults.join(',')} acts on servers, which --backend external does not own.`);
+  const capabilities = capabilitiesOf(flags.backend);
+  const beyondBackend = flags.nemesis.filter((name) => NEMESES[name].needs.some((need) => need !== 'zookeeper-aware-proxy' && !capabilities.includes(need)));
+  if (beyondBackend.length > 0) {
+    throw new UserError(`--nemesis ${beyondBackend.join(',')} acts on servers, which --backend ${flags.backend} does not own.`);
   }
+  const targetProblem = serverTargetProblem(flags.nemesisTarget, flags.nodes);
+  if (targetProblem !== undefined) throw new UserError(`--nemesis-target ${flags.nemesisTarget}: ${targetProblem}.`);
+  if (flags.faultDuration !== undefined && flags.faultDuration < flags.tickTime) {
+    throw new UserError(`--fault-duration ${flags.faultDuration} is shorter than one tick (--tick-time ${flags.tickTime}): no fault would be seen.`);
+  }
+  if (flags.worker !== undefined) checkWorkerCommand(flags.worker);
   return {
     recipe: flags.worker === undefined ? flags.recipe : 'custom',
     ...(flags.worker === undefined ? {} : { worker: flags.worker }),
@@ -107,6 +126,8 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     sessionTimeoutMs: flags.sessionTimeout,
     acquireTimeoutMs: flags.acquireTimeout,
     nemesisIntervalS: flags.nemesisInterval,
+    nemesisTarget: flags.nemesisTarget,
+    ...(flags.faultDuration === undefined ? {} : { faultDurationMs: flags.faultDuration }),
     snapshotIntervalS: flags.snapshotInterval,
     fencing: flags.fencing,
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
@@ -130,10 +151,10 @@ type CompareFlags = Omit<RunFlags, 'recipe' | 'worker' | 'workload' | 'nemesis' 
 function compareCommand(passThrough: string[]): Command {
   const command = new Command('compare')
     .description('run a matrix, recipes × scenarios (× workloads) × k seeds, each an ordinary run with its report; write compare-<time>/index.html and compare.json')
-    .requiredOption('--recipes <list>', `recipes, comma separated: ${RECIPE_CHOICES.join(', ')}`, parseRecipes)
+    .requiredOption('--recipes <list>', `recipes, comma separated: ${RECIPE_NAMES.join(', ')}`, parseRecipes)
     .addOption(new Option('--nemesis <list>', 'scenarios, comma separated: a nemesis, several joined with + (kill+pause+partition), all, or none')
       .argParser(parseScenarios).default(parseScenarios('none'), 'none'))
-    .option('--workload <list>', `workloads, comma separated: ${WORKLOADS.join(', ')}`, parseWorkloads, ['mutex'])
+    .option('--workload <list>', `workloads, comma separated: ${WORKLOAD_NAMES.join(', ')}`, parseWorkloads, ['mutex'])
     .option('--runs <k>', 'runs (seeds) per cell', integer(1, 1_000), 1)
     .option('--seed <n>', 'run i of every cell uses seed + i (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--results <dir>', 'the comparison goes to <dir>/compare-<time>/', 'results')
@@ -155,13 +176,17 @@ async function compare(flags: CompareFlags, passThrough: string[]): Promise<numb
   const largestSeed = 2 ** 31 - 1;
   const firstSeed = flags.seed ?? randomInt(0, largestSeed - flags.runs + 2);
   if (firstSeed + flags.runs - 1 > largestSeed) throw new UserError(`--seed ${firstSeed} with --runs ${flags.runs} goes past the largest seed, ${largestSeed}.`);
+  ensureWritableDirectory('--results', flags.results);
   return runCompare({ recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough });
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The whole command: parses `argv`, runs, and returns the exit code; errors are one line on stderr. */
+export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.crashed;
   const program = runCommand().exitOverride().action(async (flags: RunFlags) => {
     const config = toRunConfig(flags);
+    // Last of the checks, as it creates the results directory: everything else was fine.
+    ensureWritableDirectory('--results', config.results);
     const { runTest } = await import('./runner.ts');
     exitCode = await runTest(config);
   });
@@ -182,15 +207,11 @@ async function main(argv: string[]): Promise<number> {
       console.error(`jepsen: ${error.message}`);
       return error.exitCode;
     }
-    if (error instanceof ClusterError) {
-      // A missing prerequisite or a refused resource (not root, no Java, a busy subnet): said as it is.
-      console.error(`jepsen: ${error.message}`);
-      return EXIT.environment;
-    }
     console.error(`jepsen: the run crashed: ${error instanceof Error ? error.message : String(error)}`);
     if (process.env['JEPSEN_DEBUG'] !== undefined && error instanceof Error) console.error(error.stack);
     return EXIT.crashed;
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Run as the program (npm run jepsen, a compare's child runs), not when a test imports main.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await main(process.argv.slice(2));

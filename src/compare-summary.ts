@@ -3,7 +3,8 @@
  * a cell's runs add up to, and what differs between versions of one recipe family.
  */
 import type { AnomalyType, Results, Validity } from '../checker/types.ts';
-import type { NemesisName, WorkloadName } from './config.ts';
+import type { NemesisName } from '../nemesis/index.ts';
+import type { WorkloadName } from '../workloads/workloads.ts';
 
 export const COMPARE_VERSION = 1;
 

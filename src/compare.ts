@@ -15,7 +15,9 @@ import {
   anomalyCounts, COMPARE_VERSION, describeDifferences, summarizeCell,
   type CellRun, type CompareDocument, type Scenario,
 } from './compare-summary.ts';
-import { NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type WorkloadName } from './config.ts';
+import { NEMESIS_NAMES, type NemesisName } from '../nemesis/index.ts';
+import { RECIPE_NAMES } from '../workloads/recipes.ts';
+import { WORKLOAD_NAMES, type WorkloadName } from '../workloads/workloads.ts';
 import { EXIT } from '../ground/errors.ts';
 
 const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -52,8 +54,8 @@ function choicesList<T extends string>(choices: readonly T[], what: string) {
   };
 }
 
-export const parseRecipes = choicesList(RECIPE_CHOICES, 'recipe');
-export const parseWorkloads = choicesList(WORKLOADS, 'workload');
+export const parseRecipes = choicesList(RECIPE_NAMES, 'recipe');
+export const parseWorkloads = choicesList(WORKLOAD_NAMES, 'workload');
 
 /** `lost-delete,none,kill+pause+partition`: commas separate scenarios, `+` joins nemeses into one, `all` is every nemesis at once. */
 export function parseScenarios(text: string): Scenario[] {
@@ -61,11 +63,11 @@ export function parseScenarios(text: string): Scenario[] {
   if (names.length === 0) throw new InvalidArgumentError('expected at least one scenario (a nemesis, a+b, all or none).');
   return names.map((name) => {
     if (name === 'none') return { name, nemesis: [] };
-    if (name === 'all') return { name, nemesis: [...NEMESES] };
+    if (name === 'all') return { name, nemesis: [...NEMESIS_NAMES] };
     const nemesis = [...new Set(name.split('+').map((part) => part.trim()))];
     for (const part of nemesis) {
-      if (!(NEMESES as readonly string[]).includes(part)) {
-        throw new InvalidArgumentError(`unknown nemesis '${part}' in scenario '${name}'; choose from ${NEMESES.join(', ')}, all or none.`);
+      if (!(NEMESIS_NAMES as readonly string[]).includes(part)) {
+        throw new InvalidArgumentError(`unknown nemesis '${part}' in scenario '${name}'; choose from ${NEMESIS_NAMES.join(', ')}, all or none.`);
       }
     }
     return { name: nemesis.join('+'), nemesis: nemesis as NemesisName[] };

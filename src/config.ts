@@ -1,20 +1,10 @@
 /** Everything a run is made of, as flags give it; written whole to results/<run>/config.json. */
+import type { BackendName } from '../cluster/index.ts';
 import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
-import { RECIPE_NAMES, type RecipeName } from '../workloads/recipes.ts';
-
-export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter', 'rwlock'] as const;
-export type WorkloadName = (typeof WORKLOADS)[number];
-
-export const NEMESES = [
-  'kill', 'pause', 'partition', 'partition-clients', 'pause-holder', 'kill-mid-create', 'lost-reply', 'lost-delete',
-] as const;
-export type NemesisName = (typeof NEMESES)[number];
-
-export const BACKENDS = ['local', 'docker', 'external', 'auto'] as const;
-
-/** Nemeses that act on servers: they need a backend that owns the servers (not external). */
-export const SERVER_NEMESES: readonly NemesisName[] = ['kill', 'pause', 'partition', 'kill-mid-create'];
-export type BackendName = (typeof BACKENDS)[number];
+import type { NemesisName } from '../nemesis/index.ts';
+import type { TargetSpec } from '../nemesis/types.ts';
+import type { RecipeName } from '../workloads/recipes.ts';
+import type { WorkloadName } from '../workloads/workloads.ts';
 
 export interface RunConfig {
   /** A shipped recipe, or "custom" when `worker` names the user's own worker command. */
@@ -32,6 +22,10 @@ export interface RunConfig {
   /** Blocking acquires give up after this long. */
   acquireTimeoutMs: number;
   nemesisIntervalS: number;
+  /** What server faults hit (--nemesis-target); absent in runs before it existed: one. */
+  nemesisTarget?: TargetSpec;
+  /** How long each fault stays (--fault-duration); absent: each nemesis's own default. */
+  faultDurationMs?: number;
   /** Seconds between mid-run snapshots of the lock directories; 0 for none (the final one is always taken). Absent in runs before it existed. */
   snapshotIntervalS?: number;
   fencing: boolean;
@@ -40,13 +34,11 @@ export interface RunConfig {
   tickTimeMs: number;
   /** The ZooKeeper servers' version (local and docker backends); absent in runs from before it was selectable: 3.8.0. */
   zkVersion?: ZooKeeperVersion;
-  backend: BackendName;
+  backend: BackendName | 'auto';
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
   results: string;
 }
-
-export const RECIPE_CHOICES = [...RECIPE_NAMES];
 
 /** The command that reproduces a run, for the report and the summary. */
 export function reproduceCommand(config: RunConfig): string {
@@ -62,6 +54,8 @@ export function reproduceCommand(config: RunConfig): string {
     `--session-timeout ${config.sessionTimeoutMs}`,
     `--acquire-timeout ${config.acquireTimeoutMs}`,
     `--nemesis-interval ${config.nemesisIntervalS}`,
+    config.nemesisTarget === undefined || config.nemesisTarget === 'one' ? '' : `--nemesis-target ${config.nemesisTarget}`,
+    config.faultDurationMs === undefined ? '' : `--fault-duration ${config.faultDurationMs}`,
     config.snapshotIntervalS === undefined ? '' : `--snapshot-interval ${config.snapshotIntervalS}`,
     `--fencing ${config.fencing ? 'on' : 'off'}`,
     `--seed ${config.seed}`,

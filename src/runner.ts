@@ -1,95 +1,84 @@
 /**
- * The runner: the one place that wires a test together. It starts an ensemble, the fault proxy and the
- * workers, drives the workload's client loops and the nemesis schedule for the time limit, heals everything,
- * takes the final snapshot, then checks the history and writes results.json and the report.
+ * The runner: the one place that wires a test together. It stands up a testbed (ensemble, fault proxy, fenced
+ * resource, workers), drives the workload's client loops and the nemesis schedule for the time limit, heals
+ * everything, takes the final snapshot, then checks the history and writes results.json and the report.
  * Every step that happens is streamed to history.jsonl first, so a crash keeps what was recorded.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCluster, resolveBackend } from '../cluster/index.ts';
-import type { Cluster } from '../cluster/types.ts';
+import { resolveBackend } from '../cluster/index.ts';
+import { liveSessions } from '../cluster/sessions.ts';
+import { capable } from '../cluster/types.ts';
 import { formatSummary } from '../checker/summary.ts';
-import { NEMESIS_MODULES } from '../nemesis/index.ts';
-import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
-import type { ClientHost, Holder, NemesisContext } from '../nemesis/types.ts';
-import { startFencedResource, type FencedResource } from '../workloads/fenced-resource.ts';
+import { runCleanups } from '../ground/cleanup.ts';
+import { exitCodeFor, UserError } from '../ground/errors.ts';
+import { HISTORY_VERSION, type EndLine, type LockAccess, type NemesisLine, type OpLine, type SnapshotLine } from '../ground/history.ts';
+import { HistoryWriter } from '../ground/history-writer.ts';
+import { randomFor } from '../ground/random.ts';
+import { AdminSession } from '../ground/zk-admin.ts';
+import { NEMESES } from '../nemesis/index.ts';
+import { NemesisSchedule, planSchedule, type ScheduleListener } from '../nemesis/schedule.ts';
+import type { FaultPlan, Holder, NemesisContext, PlanSettings } from '../nemesis/types.ts';
+import { Testbed, type WorkerHost } from '../testbed/testbed.ts';
+import { holdKey, type WorkerAnswer, type WorkerRequest } from '../workloads/protocol.ts';
 import { prepareRecipe, type RecipeName, type WorkerLaunch } from '../workloads/recipes.ts';
-import { WorkerProcess } from '../workloads/worker-process.ts';
 import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
-import type { WorkerAnswer, WorkerRequest } from '../workloads/protocol.ts';
-import { holdKey, WORKER_PROTOCOL_VERSION } from '../workloads/protocol.ts';
-import { registerCleanup, runCleanups } from '../ground/cleanup.ts';
 import { checkRun } from './check.ts';
 import { reproduceCommand, type RunConfig } from './config.ts';
-import { exitCodeFor, UserError } from '../ground/errors.ts';
-import { HISTORY_VERSION, type EndLine, type LockAccess, type OpLine, type SnapshotLine } from '../ground/history.ts';
-import { HistoryWriter } from '../ground/history-writer.ts';
-import { NemesisSchedule } from './nemesis-schedule.ts';
 import { Progress } from './progress.ts';
-import { createRandom, type Random } from '../ground/random.ts';
 import { writeIndex, writeReport } from './report/index.ts';
 import { createRunDirectory, type RunDirectory } from './run-dir.ts';
-import { AdminSession } from '../ground/zk-admin.ts';
-import { liveSessions } from '../cluster/sessions.ts';
 
 const LOCK_ROOT = '/locks';
 
 /** How long the final phase waits for client loops to finish what they were doing. */
 const finishBoundMs = (config: RunConfig): number => config.acquireTimeoutMs + 2 * config.sessionTimeoutMs + 10_000;
 
-/**
- * A worker process as the runner uses it: the client host of a few clients. While it is frozen its clients are
- * frozen too: they invoke nothing until it thaws, as a real process paused in its critical section would, so a
- * holder's window stays open across the pause (pathology P2).
- */
-class Host implements ClientHost {
-  private thawed: Promise<void> = Promise.resolve();
-  private thaw: (() => void) | undefined;
-
-  constructor(readonly name: string, readonly process: WorkerProcess) {}
-
-  pause(): void {
-    if (this.thaw !== undefined) return;
-    this.thawed = new Promise((resolve) => (this.thaw = resolve));
-    this.process.signal('SIGSTOP');
-  }
-
-  resume(): void {
-    if (this.thaw === undefined) return;
-    this.process.signal('SIGCONT');
-    this.thaw();
-    this.thaw = undefined;
-  }
-
-  untilRunning(): Promise<void> {
-    return this.thawed;
-  }
+/** The nemesis settings a run's flags make; the same for planning a schedule and for checking a recorded one. */
+export function planSettings(config: RunConfig): PlanSettings {
+  return {
+    nodeIds: Array.from({ length: config.nodes }, (_, index) => index + 1),
+    clientHosts: Array.from({ length: config.workers }, (_, index) => `w${index + 1}`),
+    sessionTimeoutMs: config.sessionTimeoutMs,
+    intervalMs: config.nemesisIntervalS * 1000,
+    target: config.nemesisTarget ?? 'one',
+    ...(config.faultDurationMs === undefined ? {} : { faultDurationMs: config.faultDurationMs }),
+  };
 }
 
-export async function runTest(requested: RunConfig): Promise<number> {
+/** The run's fault schedule: drawn from the seed's nemesis stream, or the one given (a replay). */
+export function scheduleOf(config: RunConfig, given?: readonly FaultPlan[]): FaultPlan[] {
+  if (given !== undefined) return [...given];
+  const nemeses = config.nemesis.map((name) => NEMESES[name]);
+  return planSchedule(nemeses, randomFor(config.seed, 'nemesis'), planSettings(config), config.timeLimitS * 1000);
+}
+
+export async function runTest(requested: RunConfig, options: { schedule?: readonly FaultPlan[] } = {}): Promise<number> {
   // config.json records where the run really went, so the command it gives reproduces it.
   const config: RunConfig = { ...requested, backend: await resolveBackend(requested.backend) };
+  const schedule = scheduleOf(config, options.schedule);
   const run = await createRunDirectory(config);
+  await writeFile(join(run.path, 'schedule.json'), `${JSON.stringify({ version: 1, faults: schedule }, null, 2)}\n`);
   const history = new HistoryWriter(run.historyPath);
   history.write({ kind: 'header', version: HISTORY_VERSION, runId: run.id, startedAt: new Date().toISOString(), config: { ...config } });
   let end: Omit<EndLine, 'kind' | 'time'> = { reason: 'interrupted' };
-  // Registered first, so it runs last: the end line follows everything the teardown still records.
   const closeHistory = (): void => {
     history.write({ kind: 'end', time: history.now(), ...end });
     history.close();
   };
-  registerCleanup('history', closeHistory);
 
   console.error(`jepsen: ${run.id}: ${reproduceCommand(config)}`);
+  const test = new TestRun(config, run, history, schedule);
   try {
-    const test = new TestRun(config, run, history);
-    await test.execute();
+    await test.execute(closeHistory);
     end = { reason: 'completed' };
   } catch (error) {
     end = { reason: 'crashed', detail: error instanceof Error ? error.message : String(error) };
     throw error;
   } finally {
-    // Workers, proxy, resource and cluster go, newest first; the history's end line comes last.
+    // The testbed goes in its own order (workers, resource, proxy, ensemble), the history's end line after it.
+    await test.teardown();
     await runCleanups();
   }
   return summarize(run);
@@ -106,12 +95,8 @@ async function summarize(run: RunDirectory): Promise<number> {
 }
 
 class TestRun {
-  private readonly random: Random;
   private readonly locks: string[];
-  private cluster!: Cluster;
-  private proxy!: ProxyHandle;
-  private resource: FencedResource | undefined;
-  private readonly hosts: Host[] = [];
+  private testbed: Testbed | undefined;
   /** The features every worker announced in init_ok (docs/worker-protocol.md). */
   private features: ReadonlySet<string> = new Set();
   /** client → what it believes it holds (acquire ok, release not yet invoked), by holdKey. */
@@ -120,20 +105,24 @@ class TestRun {
   private clientsRunning = true;
   private readonly progress: Progress;
 
-  constructor(private readonly config: RunConfig, private readonly run: RunDirectory, private readonly history: HistoryWriter) {
-    this.random = createRandom(config.seed);
+  constructor(
+    private readonly config: RunConfig,
+    private readonly run: RunDirectory,
+    private readonly history: HistoryWriter,
+    private readonly schedule: readonly FaultPlan[],
+  ) {
     this.locks = Array.from({ length: config.locks }, (_, index) => `L${index + 1}`);
     this.progress = new Progress(config.timeLimitS);
   }
 
-  async execute(): Promise<void> {
-    await this.setUp();
-    const schedule = new NemesisSchedule(
-      this.config.nemesis.map((name) => NEMESIS_MODULES[name]),
-      this.nemesisContext(),
-      this.history,
-      this.progress,
-    );
+  private get bed(): Testbed {
+    if (this.testbed === undefined) throw new Error('the testbed is not up');
+    return this.testbed;
+  }
+
+  async execute(closeHistory: () => void): Promise<void> {
+    await this.setUp(closeHistory);
+    const schedule = new NemesisSchedule(this.schedule, NEMESES, this.nemesisContext(), this.scheduleListener());
     const loops = this.startClients();
     this.progress.start();
     schedule.start();
@@ -152,6 +141,11 @@ class TestRun {
     await this.snapshot(true);
   }
 
+  /** Tears the testbed down (one that failed to start has torn itself down already). */
+  async teardown(): Promise<void> {
+    await this.testbed?.teardown();
+  }
+
   /**
    * Every --snapshot-interval while clients run, the same audit as the final one, marked not final: an orphan
    * that a late cleanup or a session's end removes before the run ends still shows. A snapshot that cannot be
@@ -167,71 +161,55 @@ class TestRun {
     }
   }
 
-  private async setUp(): Promise<void> {
+  private async setUp(closeHistory: () => void): Promise<void> {
     const { config } = this;
-    this.cluster = await createCluster({
-      backend: config.backend,
-      nodes: config.nodes,
-      tickTimeMs: config.tickTimeMs,
-      runDir: this.run.path,
-      ...(config.connect === undefined ? {} : { connect: config.connect }),
-      zkVersion: config.zkVersion,
+    const workload = WORKLOADS[config.workload];
+    this.testbed = await Testbed.start({
+      cluster: {
+        backend: config.backend,
+        nodes: config.nodes,
+        tickTimeMs: config.tickTimeMs,
+        runDir: this.run.path,
+        ...(config.connect === undefined ? {} : { connect: config.connect }),
+        ...(config.zkVersion === undefined ? {} : { zkVersion: config.zkVersion }),
+      },
+      paths: this.locks.map((lock) => `${LOCK_ROOT}/${lock}`),
+      proxy: { logFile: join(this.run.path, 'proxy.log') },
+      ...(workload.usesResource
+        ? { resource: { fencing: config.fencing, onWrite: (write) => this.history.write({ kind: 'resource', time: this.history.now(), ...write }) } }
+        : {}),
+      afterTeardown: closeHistory,
     });
-    await this.cluster.start();
-    const admin = await AdminSession.connect(this.cluster.connectString());
-    try {
-      for (const lock of this.locks) await admin.ensurePath(`${LOCK_ROOT}/${lock}`);
-    } finally {
-      admin.close();
-    }
-
-    this.proxy = await startProxy({
-      servers: new Map(this.cluster.nodeIds.map((id) => [id, this.cluster.clientAddress(id)])),
-      logFile: join(this.run.path, 'proxy.log'),
-    });
-    this.proxy.onEvent((event) => {
+    const bed = this.testbed;
+    bed.proxy.onEvent((event) => {
       const { monotonicNs, ...line } = event;
       this.history.write({ kind: 'proxy', time: this.history.fromMonotonic(monotonicNs), ...line });
     });
-
-    if (WORKLOADS[config.workload].usesResource) {
-      const resource = await startFencedResource({
-        fencing: config.fencing,
-        onWrite: (write) => this.history.write({ kind: 'resource', time: this.history.now(), ...write }),
-      });
-      this.resource = resource;
-      // Its listening server would keep the process alive after the report, and the CLI would never exit.
-      registerCleanup('fenced resource', () => resource.close());
-    }
 
     const launch: WorkerLaunch = config.worker === undefined
       ? await prepareRecipe(config.recipe as RecipeName)
       : { command: ['sh', '-c', `exec ${config.worker}`], env: process.env };
     const clientsOf = (hostIndex: number): string[] =>
       Array.from({ length: config.clients }, (_, index) => index).filter((index) => index % config.workers === hostIndex).map((index) => `c${index + 1}`);
-    const announced: (readonly string[])[] = [];
-    await Promise.all(Array.from({ length: config.workers }, async (_, hostIndex) => {
+    const hosts = await Promise.all(Array.from({ length: config.workers }, (_, hostIndex) => {
       const name = `w${hostIndex + 1}`;
-      const connect = await this.proxy.addClientHost(name);
-      const process = WorkerProcess.spawn({ name, command: launch.command, env: launch.env, logFile: join(this.run.path, 'workers', `${name}.log`) });
-      process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
-      process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
-      this.hosts.push(new Host(name, process));
-      const answer = await process.init({
-        type: 'init',
-        protocolVersion: WORKER_PROTOCOL_VERSION,
-        connect,
-        sessionTimeoutMs: config.sessionTimeoutMs,
+      return bed.addWorkerHost({
+        name,
         clients: clientsOf(hostIndex),
+        launch,
+        logFile: join(this.run.path, 'workers', `${name}.log`),
+        sessionTimeoutMs: config.sessionTimeoutMs,
         lockRoot: LOCK_ROOT,
-        options: {},
+      }, (process) => {
+        process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
+        process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
       });
-      if (answer.type !== 'init_ok') throw new Error(`worker ${name} did not start: ${answer.error ?? answer.type}`);
-      announced.push(answer.features ?? []);
     }));
-    this.hosts.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
-    this.features = new Set(announced.reduce((common, features) => common.filter((feature) => features.includes(feature))));
-    const missing = WORKLOADS[config.workload].requires.filter((feature) => !this.features.has(feature));
+    for (const host of hosts) {
+      if (host.init.type !== 'init_ok') throw new Error(`worker ${host.name} did not start: ${host.init.error ?? host.init.type}`);
+    }
+    this.features = new Set(hosts.map((host) => host.features).reduce((common, features) => common.filter((feature) => features.includes(feature))));
+    const missing = workload.requires.filter((feature) => !this.features.has(feature));
     if (missing.length > 0) {
       throw new UserError(`--workload ${config.workload} needs workers that announce '${missing.join("', '")}' in init_ok; ` +
         `${config.worker ?? config.recipe} does not (docs/worker-protocol.md).`);
@@ -239,21 +217,48 @@ class TestRun {
   }
 
   private nemesisContext(): NemesisContext {
+    const bed = this.bed;
     return {
-      cluster: this.cluster,
-      proxy: this.proxy,
-      random: this.random,
+      cluster: bed.cluster,
+      proxy: bed.proxy,
       sessionTimeoutMs: this.config.sessionTimeoutMs,
       intervalMs: this.config.nemesisIntervalS * 1000,
       lockRoot: LOCK_ROOT,
-      clientHosts: this.hosts,
+      clientHosts: bed.hosts,
       holders: () => this.holders(),
+    };
+  }
+
+  /** Each fault becomes a `start` and a `stop` line of the history and a part of the progress line. */
+  private scheduleListener(): ScheduleListener {
+    const record = (type: NemesisLine['type'], index: number, plan: FaultPlan, description: string, value: Record<string, unknown>, offsetMs?: number): void => {
+      this.history.write({
+        kind: 'nemesis', id: index, type, time: this.history.now(), f: plan.nemesis, description, value,
+        plan: { index, atMs: plan.atMs, durationMs: plan.durationMs, target: plan.target, ...(offsetMs === undefined ? {} : { offsetMs: Math.round(offsetMs) }) },
+      });
+    };
+    const warn = (plan: FaultPlan, error: unknown): void => console.error(`nemesis ${plan.nemesis}: ${error instanceof Error ? error.message : String(error)}`);
+    return {
+      applying: (index, plan) => this.progress.faultApplying(index, plan.nemesis),
+      started: (index, plan, fault, offsetMs) => {
+        record('start', index, plan, fault.description, fault.value, offsetMs);
+        this.progress.faultStarted(index, plan.nemesis, fault.description, plan.durationMs);
+      },
+      skipped: (index) => this.progress.faultEnded(index),
+      healed: (index, plan, fault) => {
+        record('stop', index, plan, fault.description, fault.value);
+        this.progress.faultEnded(index);
+      },
+      failed: (index, plan, error) => {
+        warn(plan, error);
+        this.progress.faultEnded(index);
+      },
     };
   }
 
   private holders(): Holder[] {
     const result: Holder[] = [];
-    for (const host of this.hosts) {
+    for (const host of this.bed.hosts) {
       for (const client of host.process.clients) {
         for (const { lock } of this.holding.get(client)?.values() ?? []) result.push({ client, worker: host.name, lock });
       }
@@ -263,15 +268,21 @@ class TestRun {
 
   private startClients(): Promise<void>[] {
     const workload = WORKLOADS[this.config.workload];
-    const context = { locks: this.locks, holdMs: this.config.holdMs, random: this.random, features: this.features };
-    return this.hosts.flatMap((host) => host.process.clients.map((client) => workload.run(this.session(host, client), context)));
+    return this.bed.hosts.flatMap((host) => host.process.clients.map((client) => workload.run(this.session(host, client), {
+      locks: this.locks,
+      holdMs: this.config.holdMs,
+      // Each client its own stream: how many turns another client gets never shifts this one's choices.
+      random: randomFor(this.config.seed, `client ${client}`),
+      features: this.features,
+    })));
   }
 
   /** A client as a workload sees it; every call becomes an invoke line and a completion line. */
-  private session(host: Host, client: string): ClientSession {
+  private session(host: WorkerHost, client: string): ClientSession {
     const resourceUrl = (lock: string): string => {
-      if (this.resource === undefined) throw new Error(`workload ${this.config.workload} has no fenced resource`);
-      return this.resource.url(lock);
+      const resource = this.bed.resource;
+      if (resource === undefined) throw new Error(`workload ${this.config.workload} has no fenced resource`);
+      return resource.url(lock);
     };
     return {
       client,
@@ -285,7 +296,7 @@ class TestRun {
     };
   }
 
-  private async perform(host: Host, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>): Promise<WorkerAnswer> {
+  private async perform(host: WorkerHost, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>): Promise<WorkerAnswer> {
     await host.untilRunning();
     const id = this.nextOpId++;
     const lock = request.lock;
@@ -334,17 +345,18 @@ class TestRun {
 
   /** Heal every fault the proxy and the cluster may still carry, resume every process, restart dead servers. */
   private async healEverything(): Promise<void> {
-    for (const host of this.hosts) host.resume();
-    await this.proxy.healAll();
-    await this.cluster.heal();
-    for (const status of await this.cluster.status()) {
-      if (status.state === 'paused') await this.cluster.resume(status.id);
-      if (status.state === 'killed') await this.cluster.restart(status.id);
+    const { cluster, proxy, hosts } = this.bed;
+    for (const host of hosts) host.resume();
+    await proxy.healAll();
+    if (capable(cluster, 'partition')) await cluster.heal();
+    for (const status of await cluster.status()) {
+      if (status.state === 'paused' && capable(cluster, 'pause')) await cluster.resume(status.id);
+      if (status.state === 'killed' && capable(cluster, 'kill')) await cluster.restart(status.id);
     }
   }
 
   private async releaseWhatClientsBelieveTheyHold(): Promise<void> {
-    await Promise.all(this.hosts.flatMap((host) => host.process.clients.map(async (client) => {
+    await Promise.all(this.bed.hosts.flatMap((host) => host.process.clients.map(async (client) => {
       for (const { lock, access } of [...(this.holding.get(client)?.values() ?? [])]) {
         await this.perform(host, { type: 'release', client, lock, ...accessField(access) });
       }
@@ -353,13 +365,14 @@ class TestRun {
 
   /** Every lock's children (czxid, owner) and every live session, straight from the ensemble, into the history. */
   private async snapshot(final: boolean): Promise<void> {
-    const admin = await AdminSession.connect(this.cluster.connectString());
+    const { cluster, resource } = this.bed;
+    const admin = await AdminSession.connect(cluster.connectString());
     try {
       const locks: SnapshotLine['locks'] = {};
       for (const lock of this.locks) locks[lock] = await admin.lockChildren(`${LOCK_ROOT}/${lock}`);
       const resources: SnapshotLine['resources'] = {};
-      for (const lock of this.resource === undefined ? [] : this.locks) resources[lock] = this.resource!.state(lock);
-      this.history.write({ kind: 'snapshot', time: this.history.now(), final, locks, sessions: await liveSessions(this.cluster), resources });
+      for (const lock of resource === undefined ? [] : this.locks) resources[lock] = resource!.state(lock);
+      this.history.write({ kind: 'snapshot', time: this.history.now(), final, locks, sessions: await liveSessions(cluster), resources });
     } finally {
       admin.close();
     }

@@ -6,7 +6,7 @@
  * sessions on the same locks for the same time:
  *
  * - raw, direct: npm `zookeeper` sessions doing a failing try-lock's work (create ephemeral-sequential,
- *   getChildren, delete), one loop per session, straight to the servers. The ceiling of issue 5; measured first
+ *   getChildren, delete), one loop per session, straight to the servers. The ceiling the suite should approach; measured first
  *   and again last, and the higher of the two counts, so a still-warming ensemble cannot flatter the suite.
  * - raw, via proxy: the same loops through the fault proxy, sessions spread over its client hosts as the suite's.
  * - recipe in-process: the node-safe recipe (workloads/workers/node/lock-recipe.ts) trying random locks and
@@ -25,15 +25,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { createCluster } from '../cluster/index.ts';
 import type { Cluster } from '../cluster/types.ts';
-import { startProxy } from '../nemesis/proxy/client.ts';
 import { LockRecipe, SAFE } from '../workloads/workers/node/lock-recipe.ts';
 import { Session } from '../workloads/workers/node/session.ts';
 import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../ground/zk.ts';
-import { runCleanups } from '../ground/cleanup.ts';
 import type { HistoryLine } from '../ground/history.ts';
-import { AdminSession } from '../ground/zk-admin.ts';
+import { Testbed } from '../testbed/testbed.ts';
 
 interface Options {
   clients: number;
@@ -301,29 +298,25 @@ function printTable(rows: RowResult[], options: Options): void {
 export async function run(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const scratch = await mkdtemp(join(tmpdir(), 'zkj-bench-'));
-  const cluster = await createCluster({ backend: 'local', runDir: join(scratch, 'ensemble') });
+  console.error(`throughput: ${options.clients} sessions on ${options.locks} locks, warm-up ${options.warmup} s, then five rows of ${options.seconds} s`);
+  const locks = Array.from({ length: options.locks }, (_, index) => `L${index + 1}`);
+  const ensemble = await Testbed.start({
+    cluster: { backend: 'local', runDir: join(scratch, 'ensemble') },
+    paths: locks.flatMap((lock) => [`/bench/raw/${lock}`, `/bench/recipe/${lock}`]),
+  });
   try {
-    console.error(`throughput: ${options.clients} sessions on ${options.locks} locks, warm-up ${options.warmup} s, then five rows of ${options.seconds} s`);
-    await cluster.start();
-    const admin = await AdminSession.connect(cluster.connectString());
-    for (let lock = 1; lock <= options.locks; lock += 1) {
-      await admin.ensurePath(`/bench/raw/L${lock}`);
-      await admin.ensurePath(`/bench/recipe/L${lock}`);
-    }
-    admin.close();
+    const { cluster } = ensemble;
     const meter = new Meter(cluster);
     const direct = [cluster.connectString()];
     await rawRow('warm-up', direct, options, options.warmup, meter);
 
     const rawFirst = await rawRow('raw, direct: create + getChildren + delete', direct, options, options.seconds, meter);
-    const proxy = await startProxy({
-      servers: new Map(cluster.nodeIds.map((id) => [id, cluster.clientAddress(id)])),
-      logFile: join(scratch, 'proxy.log'),
-    });
-    const hosts = await Promise.all(Array.from({ length: options.workers }, (_, index) => proxy.addClientHost(`w${index + 1}`)));
+    // The same ensemble behind the fault proxy, its sessions spread over client hosts as the suite's are.
+    const proxied = await Testbed.start({ cluster: { use: cluster }, proxy: { logFile: join(scratch, 'proxy.log') } });
+    const hosts = await Promise.all(Array.from({ length: options.workers }, (_, index) => proxied.connectFor(`w${index + 1}`)));
     const viaProxy = await rawRow('raw, via proxy: the same loops', hosts, options, options.seconds, meter);
     const recipe = await recipeRow(hosts, options, meter);
-    await proxy.close();
+    await proxied.teardown();
     const suite = await suiteRow(cluster, options, join(scratch, 'suite'), meter);
     const rawLast = await rawRow('raw, direct, again after the suite', direct, options, options.seconds, meter);
 
@@ -334,8 +327,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`suite / raw via proxy: ${(suite.attemptsPerS / viaProxy.attemptsPerS).toFixed(2)}; suite / recipe in-process: ${(suite.attemptsPerS / recipe.attemptsPerS).toFixed(2)} (the runner, worker processes and history)`);
     if (suite.note !== undefined) console.log(`(${suite.note})`);
   } finally {
-    await cluster.teardown();
-    await runCleanups();
+    await ensemble.teardown();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -41,7 +41,7 @@ function kazooRecipe(kazoo?: DebianPackage): Recipe {
   return {
     packages: kazoo === undefined ? [] : [kazoo],
     launch: (env = process.env) => ({
-      // Debian's Python: the python3 first on PATH may be another interpreter without kazoo (design-notes §2).
+      // Debian's Python: the python3 first on PATH may be another interpreter without kazoo (docs/environment.md).
       command: ['/usr/bin/python3', '-u', here('./workers/kazoo/worker.py')],
       env: kazoo === undefined ? env : {
         ...env,
@@ -107,9 +107,11 @@ export const RECIPES = {
 export const RECIPE_ALIASES = { kazoo: 'kazoo@2.8.0', curator: 'curator@5.4.0' } as const satisfies Record<string, keyof typeof RECIPES>;
 
 export type RecipeName = keyof typeof RECIPES | keyof typeof RECIPE_ALIASES;
-export const RECIPE_NAMES: RecipeName[] = [
-  'node-naive', 'node-safe', 'kazoo', 'kazoo@2.8.0', 'kazoo@2.11.0', 'curator', 'curator@5.4.0', 'curator@5.7.1',
-];
+/** Every name `--recipe` takes, each alias just before the recipe it names. */
+export const RECIPE_NAMES: RecipeName[] = (Object.keys(RECIPES) as (keyof typeof RECIPES)[]).flatMap((name) => [
+  ...(Object.keys(RECIPE_ALIASES) as (keyof typeof RECIPE_ALIASES)[]).filter((alias) => RECIPE_ALIASES[alias] === name),
+  name,
+]);
 
 /** An alias's recipe is the very recipe it names. */
 export function recipe(name: RecipeName): Recipe {

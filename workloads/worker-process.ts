@@ -4,13 +4,13 @@
  * never hidden: its pending requests resolve as `info` with error "worker crashed", and onExit listeners hear it.
  *
  * The worker runs in its own process group, so `signal()` pauses (SIGSTOP), resumes or kills it as a unit, with
- * any processes it started (a `sh -c` wrapper, a JVM's helpers).
+ * any processes it started (a `sh -c` wrapper, a JVM's helpers). Whoever spawns it stops it (a testbed does);
+ * when its owner dies instead, its stdin closes and the worker leaves by itself (docs/worker-protocol.md).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { registerCleanup } from '../ground/cleanup.ts';
 import {
   ANSWER_ERRORS, OK_ANSWER_BY_REQUEST, WorkerAnswer, WorkerEvent, type InitRequest, type WorkerRequest,
 } from './protocol.ts';
@@ -52,7 +52,6 @@ export class WorkerProcess {
   private readonly exitListeners: ((detail: string) => void)[] = [];
   private readonly violationListeners: ((detail: string) => void)[] = [];
   private readonly stderrTail: string[] = [];
-  private readonly unregisterCleanup: () => void;
   private readonly exited: Promise<void>;
   private nextId = 1;
   private exitDetail: string | undefined;
@@ -84,7 +83,6 @@ export class WorkerProcess {
       this.rememberStderr(chunk.toString());
     });
     createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on('line', (line) => this.receive(line));
-    this.unregisterCleanup = registerCleanup(`worker ${name}`, () => this.stop());
     this.note(`started: ${command.join(' ')} (pid ${this.child.pid ?? 'none'})`);
   }
 
@@ -225,7 +223,6 @@ export class WorkerProcess {
     const tail = this.stderrTail.join(' | ');
     this.exitDetail = tail === '' || this.stopping ? how : `${how}: ${tail}`;
     this.note(`exited: ${this.exitDetail}`);
-    this.unregisterCleanup();
     for (const [id, pending] of this.pending) pending.resolve(this.crashAnswer(id));
     this.pending.clear();
     for (const waiter of this.unpairedWaiters.splice(0)) waiter(this.crashAnswer(null));

@@ -6,7 +6,6 @@
  */
 import type { AcquireMode, LockAccess } from '../ground/history.ts';
 import type { Random } from '../ground/random.ts';
-import type { WorkloadName } from '../src/config.ts';
 import { WORKER_FEATURES, type WorkerAnswer } from './protocol.ts';
 
 /** One client as a workload sees it: each method is one operation in the history. */
@@ -26,13 +25,14 @@ export interface ClientSession {
 export interface WorkloadContext {
   locks: readonly string[];
   holdMs: number;
+  /** This client's own stream of the run's seed: its choices never shift with other clients' timing. */
   random: Random;
   /** The WORKER_FEATURES every worker of the run announced in init_ok. */
   features: ReadonlySet<string>;
 }
 
 export interface Workload {
-  name: WorkloadName;
+  name: string;
   mode: AcquireMode;
   /** Whether the runner must serve a fenced resource per lock. */
   usesResource: boolean;
@@ -72,7 +72,7 @@ async function holdOnce(session: ClientSession, lock: string, mode: AcquireMode,
   // fail: it definitely did not get the lock; the try-lock storm tries again at once.
 }
 
-function lockLoop(name: WorkloadName, mode: AcquireMode, whileHolding: WhileHolding, usesResource = false): Workload {
+function lockLoop(name: string, mode: AcquireMode, whileHolding: WhileHolding, usesResource = false): Workload {
   return {
     name,
     mode,
@@ -126,10 +126,14 @@ const readWriteLoop: Workload = {
   },
 };
 
-export const WORKLOADS: Record<WorkloadName, Workload> = {
+/** Every workload by the name `--workload` gives it: the one list the CLI, compare and the docs read. */
+export const WORKLOADS = {
   // The kazoo #732 loop: many clients try random locks without blocking, hold briefly, release.
   'try-lock': lockLoop('try-lock', 'try', holdBriefly),
   mutex: lockLoop('mutex', 'blocking', holdBriefly),
   'fenced-counter': lockLoop('fenced-counter', 'blocking', incrementCounter, true),
   rwlock: readWriteLoop,
-};
+} as const satisfies Record<string, Workload>;
+
+export type WorkloadName = keyof typeof WORKLOADS;
+export const WORKLOAD_NAMES = Object.keys(WORKLOADS) as WorkloadName[];

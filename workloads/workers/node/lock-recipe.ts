@@ -1,7 +1,7 @@
 /**
  * The ZooKeeper lock recipe (sequential ephemeral children; the lowest sequence number holds; a waiter watches its
  * predecessor) with the choices that decide whether it survives faults as policy flags. `NAIVE` is how many
- * recipes are written and reproduces pathologies P1 and P3 (design-notes §1); `SAFE` is the one we would ship.
+ * recipes are written and reproduces pathologies P1 and P3 (README.md); `SAFE` is the one we would ship.
  * The same queue serves ZooKeeper's shared-lock recipe: `read-` and `write-` nodes instead of `lock-`; a writer
  * waits for the node just before it, a reader only for the last non-read node before it.
  */

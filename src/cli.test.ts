@@ -1,0 +1,114 @@
+/**
+ * Bad input to `npm run jepsen` (and its compare): one line on stderr that says what is wrong, exit 254, no stack
+ * trace, nothing on stdout, and nothing started (no results directory), before any ensemble or worker exists.
+ * The command runs in this process (main), so forty cases take milliseconds; one case runs it as a process, to
+ * show the exit code reaches the shell.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from './cli.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'zkj-cli-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const results = join(scratch, 'results');
+const aFile = join(scratch, 'a-file');
+writeFileSync(aFile, 'not a directory');
+
+/** Runs the command in this process; what it printed, and its exit code. */
+async function jepsen(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  let stderr = '';
+  let stdout = '';
+  const errors = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  const outputs = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const logs = vi.spyOn(console, 'error').mockImplementation((...parts) => void (stderr += `${parts.join(' ')}\n`));
+  try {
+    return { code: await main(args), stderr, stdout };
+  } finally {
+    errors.mockRestore();
+    outputs.mockRestore();
+    logs.mockRestore();
+  }
+}
+
+const RUN_CASES: [what: string, flags: string[], says: RegExp][] = [
+  ['an unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
+  ['an argument where none belongs', ['kill'], /too many arguments|unknown command/],
+  ['a bad number', ['--clients', 'many'], /--clients.*'many'/],
+  ['a number out of range', ['--time-limit', '0'], /--time-limit.*'0'/],
+  ['a fractional number', ['--hold', '1.5'], /--hold.*'1.5'/],
+  ['an unknown nemesis', ['--nemesis', 'kill,meteor'], /unknown nemesis 'meteor'/],
+  ['an unknown recipe', ['--recipe', 'zookeeper-magic'], /'zookeeper-magic'/],
+  ['an unknown workload', ['--workload', 'juggling'], /'juggling'/],
+  ['an unknown ZooKeeper version', ['--zk-version', '9.9.9'], /'9.9.9'/],
+  ['an unknown backend', ['--backend', 'cloud'], /'cloud'/],
+  ['fencing neither on nor off', ['--fencing', 'maybe'], /--fencing.*'on' or 'off'/],
+  ['a session timeout below 2 ticks', ['--tick-time', '200', '--session-timeout', '300'], /--session-timeout 300 is outside/],
+  ['a session timeout above 20 ticks', ['--tick-time', '200', '--session-timeout', '4001'], /--session-timeout 4001 is outside/],
+  ['an unknown nemesis target', ['--nemesis', 'kill', '--nemesis-target', 'majorityy'], /--nemesis-target.*'majorityy'/],
+  ['a minority of one server', ['--nemesis', 'kill', '--nemesis-target', 'minority', '--nodes', '1'], /minority of 1 server is no server/],
+  ['a fault duration below the tick time', ['--nemesis', 'kill', '--fault-duration', '50'], /--fault-duration 50 is shorter than one tick/],
+  ['external without --connect', ['--backend', 'external'], /--backend external and --connect go together/],
+  ['--connect without external', ['--connect', '127.0.0.1:2181'], /--backend external and --connect go together/],
+  ['a connect string that is not host:port', ['--backend', 'external', '--connect', '127.0.0.1:twenty'], /'127.0.0.1:twenty' is not host:port/],
+  ['a server fault on an external ensemble', ['--backend', 'external', '--connect', '127.0.0.1:2181', '--nemesis', 'kill,lost-delete'], /--nemesis kill acts on servers, which --backend external does not own/],
+  ['an empty worker command', ['--worker', ''], /--worker is empty/],
+  ['a blank worker command', ['--worker', '   '], /--worker is empty/],
+  ['a worker program that does not exist', ['--worker', 'zkj-no-such-program --flag'], /'zkj-no-such-program' is not a program on PATH/],
+  ['a worker file that does not exist', ['--worker', './no/such/worker.py'], /\.\/no\/such\/worker\.py is not an executable file/],
+  ['a worker that is a directory', ['--worker', `${scratch} --flag`], /is not an executable file/],
+  ['a worker command with only assignments', ['--worker', 'A=1 B=2'], /names no program/],
+];
+
+/** Paths: each case its own, since the check creates what is missing. */
+const PATH_CASES: [what: string, path: string, says: RegExp][] = [
+  ['results on procfs', '/proc/zkj-nope', /--results \/proc\/zkj-nope: cannot create \/proc\/zkj-nope \(ENOENT\)/],
+  ['results under a file', join(aFile, 'runs'), /--results .*a-file\/runs: .*a-file is not a directory/],
+  ['results that are a file', aFile, /--results .*a-file: .*a-file is not a directory/],
+  ['results where nobody may write', '/sys/zkj-unwritable', /--results \/sys\/zkj-unwritable: cannot create \/sys\/zkj-unwritable \((EPERM|EACCES)\)/],
+  ['an empty results path', '', /--results is empty/],
+];
+
+const COMPARE_CASES: [what: string, flags: string[], says: RegExp][] = [
+  ['compare without recipes', ['compare'], /required option '--recipes <list>'/],
+  ['compare with an unknown recipe', ['compare', '--recipes', 'kazoo,nope'], /unknown recipe 'nope'/],
+  ['compare with an unknown nemesis in a scenario', ['compare', '--recipes', 'kazoo', '--nemesis', 'kill+meteor'], /unknown nemesis 'meteor' in scenario 'kill\+meteor'/],
+  ['compare with zero runs', ['compare', '--recipes', 'kazoo', '--runs', '0'], /--runs.*'0'/],
+  ['compare with seeds past the last', ['compare', '--recipes', 'kazoo', '--seed', '2147483647', '--runs', '2'], /goes past the largest seed/],
+  ['compare with a run flag no run accepts', ['compare', '--recipes', 'kazoo', '--tick-time', '200', '--session-timeout', '100'], /--session-timeout 100 is outside/],
+  ['compare into results on procfs', ['compare', '--recipes', 'kazoo', '--results', '/proc/zkj-nope'], /cannot create \/proc\/zkj-nope/],
+];
+
+function expectOneLineRefusal(answer: { code: number; stderr: string; stdout: string }, says: RegExp): void {
+  const lines = answer.stderr.split('\n').filter((line) => line.trim() !== '');
+  expect(lines, answer.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(says);
+  expect(answer.stderr).not.toMatch(/^\s+at /m);
+  expect(answer.stdout).toBe('');
+  expect(answer.code).toBe(254);
+}
+
+describe('bad input to npm run jepsen', () => {
+  it.each(RUN_CASES)('%s: exit 254, one line, nothing started', async (_what, flags, says) => {
+    expectOneLineRefusal(await jepsen([...flags, '--results', results]), says);
+    expect(existsSync(results)).toBe(false);
+  });
+
+  it.each(PATH_CASES)('%s: exit 254, one line', async (_what, path, says) => {
+    expectOneLineRefusal(await jepsen(['--results', path]), says);
+  });
+
+  it.each(COMPARE_CASES)('%s: exit 254, one line, nothing started', async (_what, flags, says) => {
+    const hasResults = flags.includes('--results');
+    expectOneLineRefusal(await jepsen(hasResults ? flags : [...flags, '--results', results]), says);
+    expect(existsSync(results)).toBe(false);
+  });
+
+  it('reaches the shell as exit 254 when run as a program', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), '--worker', '', '--results', results], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr.trim()).toBe('jepsen: --worker is empty; give the command that starts your worker.');
+    expect(result.status).toBe(254);
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * A seed reproduces the fault schedule: two runs with the same --seed and --nemesis kill,partition hit the same
+ * kinds and targets at the same offsets (within 100 ms), whatever the timing of the answers, and each carries out
+ * exactly the schedule.json it wrote.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { FaultPlan } from '../../nemesis/types.ts';
+import { itRecordsACompleteRun, linesOf, useJepsenRun, type JepsenRun } from './harness.ts';
+
+const SEED = 20261201;
+const RUN_BOUND_MS = 180_000;
+const OFFSET_TOLERANCE_MS = 100;
+const ARGS = [
+  '--backend', 'local', '--seed', String(SEED), '--recipe', 'node-safe', '--workload', 'mutex', '--nemesis', 'kill,partition',
+  '--time-limit', '16', '--nemesis-interval', '2', '--clients', '4', '--workers', '2', '--snapshot-interval', '0',
+];
+
+/** The faults as the history records them taking effect: kind, planned target, offset after the schedule started. */
+function faultsOf(run: JepsenRun): { f: string; target: unknown; atMs: number; offsetMs: number }[] {
+  return linesOf(run.history, 'nemesis').filter((line) => line.type === 'start').map((line) => ({
+    f: line.f, target: line.plan?.target, atMs: line.plan!.atMs, offsetMs: line.plan!.offsetMs!,
+  }));
+}
+
+async function scheduleOf(run: JepsenRun): Promise<FaultPlan[]> {
+  return (JSON.parse(await readFile(join(run.runDir, 'schedule.json'), 'utf8')) as { faults: FaultPlan[] }).faults;
+}
+
+describe('two runs of one seed, kill and partition', () => {
+  const first = useJepsenRun(ARGS, RUN_BOUND_MS);
+  const second = useJepsenRun(ARGS, RUN_BOUND_MS);
+
+  it('plan the same schedule and carry it out: same kinds, same targets, offsets within 100 ms', async () => {
+    const planned = await scheduleOf(first());
+    expect(planned.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(planned.map((plan) => plan.nemesis))).toEqual(new Set(['kill', 'partition']));
+    expect(await scheduleOf(second())).toEqual(planned);
+
+    const [a, b] = [faultsOf(first()), faultsOf(second())];
+    // Every planned fault hit something (kill and partition always find a server).
+    expect(a.map(({ f, target, atMs }) => ({ nemesis: f, target, atMs }))).toEqual(planned.map(({ nemesis, target, atMs }) => ({ nemesis, target, atMs })));
+    expect(b.map(({ f, target }) => ({ f, target }))).toEqual(a.map(({ f, target }) => ({ f, target })));
+    for (const [index, fault] of a.entries()) {
+      expect(Math.abs(fault.offsetMs - fault.atMs), `run 1 fault ${index} late`).toBeLessThan(OFFSET_TOLERANCE_MS);
+      expect(Math.abs(fault.offsetMs - b[index]!.offsetMs), `fault ${index} offsets differ`).toBeLessThan(OFFSET_TOLERANCE_MS);
+    }
+  });
+
+  itRecordsACompleteRun(first, SEED);
+});

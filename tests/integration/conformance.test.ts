@@ -1,0 +1,37 @@
+/**
+ * The conformance suite (conformance.ts) against a real three-node ensemble, for every recipe in RECIPES (each
+ * version; those from newer Debian releases are fetched into the project's cache first), and for a user's worker:
+ * WORKER_COMMAND="<command>" npx vitest run workloads/conformance.test.ts
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { Testbed } from '../../testbed/testbed.ts';
+import { CONFORMANCE_CASES, runCase } from '../../workloads/conformance.ts';
+import { prepareRecipe, RECIPES, type RecipeName, type WorkerLaunch } from '../../workloads/recipes.ts';
+
+const logRoot = fileURLToPath(new URL('../../test-output/conformance/', import.meta.url));
+
+const subjects: [name: string, launch: () => Promise<WorkerLaunch>][] = Object.keys(RECIPES).map((name) => [name, () => prepareRecipe(name as RecipeName)]);
+const userCommand = process.env.WORKER_COMMAND;
+if (userCommand !== undefined && userCommand.trim() !== '') {
+  subjects.push(['WORKER_COMMAND', async () => ({ command: ['sh', '-c', `exec ${userCommand}`], env: process.env })]);
+}
+
+let testbed: Testbed | undefined;
+
+beforeAll(async () => {
+  testbed = await Testbed.start({ cluster: { runDir: await mkdtemp(join(tmpdir(), 'zkj-conformance-')) } });
+});
+
+afterAll(async () => {
+  await testbed?.teardown();
+});
+
+describe.each(subjects)('worker %s', (name, launch) => {
+  for (const testCase of CONFORMANCE_CASES) {
+    it(testCase.name, async () => runCase(testCase, { ...(await launch()), connect: testbed!.cluster.connectString(), logDir: join(logRoot, name) }));
+  }
+});
