@@ -3,6 +3,10 @@
  * SIGINT a couple of seconds after clients start, as from a terminal, while servers are being paused. It must exit
  * 130, leave a parseable history that says it was interrupted, leave nothing behind (namespaces, the bridge, the
  * iptables rule, ZooKeeper servers, the proxy, workers), and `npm run check` on it must answer "unknown".
+ * SIGKILL gives the CLI no chance to clean up: at five moments of a run (set-up, clients running, faults in force),
+ * the runner alone or its whole process group (as a CI timeout does) is killed, and the servers must still follow
+ * their owner: the cluster's reaper removes servers, namespaces, links and rules, and what was recorded checks as
+ * "unknown".
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../checker/types.ts';
+import { randomFor } from '../../ground/random.ts';
 import { STATE_DIR } from '../../cluster/resources.ts';
 import { exitWithin, linesOf, parseHistory, scratchDirectory, spawnScript, tail, type CliOutcome, type ParsedHistory } from './harness.ts';
 
@@ -166,5 +171,66 @@ describe('a run interrupted with SIGINT', () => {
     const results = JSON.parse(await readFile(join(runDir, 'results.json'), 'utf8')) as Results;
     expect(results.valid).toBe('unknown');
     expect(results.history.end).toBe('interrupted');
+  });
+});
+
+describe('a run SIGKILLed at five moments', () => {
+  /** Seconds after the CLI starts, drawn once from a fixed seed so a failure names a moment that can be tried again. */
+  const draw = randomFor(13, 'sigkill moments');
+  const moments = Array.from({ length: 5 }, (_, index) => Number((2 + index * 2.5 + draw.float() * 2).toFixed(1)));
+  /** Kills that found a cluster to reap: most moments fall after the ensemble is up. */
+  let reaped = 0;
+  const REAPED_BOUND_MS = 30_000;
+  let scratch: string;
+
+  beforeAll(async () => {
+    scratch = await scratchDirectory();
+  });
+
+  afterAll(async () => {
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it.each(moments.map((seconds, index) => [index, seconds, index % 2 === 0 ? 'runner alone' : 'whole process group'] as const))(
+    'kill %i at %d s (%s): the reaper removes the servers, namespaces and rules; what was recorded checks as unknown',
+    async (index, seconds, whom) => {
+      const results = join(scratch, `run-${index}`);
+      const cli = spawnScript('src/cli.ts', [
+        '--backend', 'local', '--recipe', 'node-safe', '--workload', 'mutex', '--nemesis', 'kill,partition', '--nemesis-interval', '1',
+        '--time-limit', '30', '--clients', '4', '--workers', '2', '--seed', String(index), '--results', results,
+      ], { detached: true });
+      const pid = cli.child.pid!;
+      await sleep(seconds * 1000);
+      const clusterId = await clusterOwnedBy(pid);
+      process.kill(whom === 'runner alone' ? pid : -pid, 'SIGKILL');
+      await cli.exited;
+
+      if (clusterId !== undefined) {
+        const leftovers = async (): Promise<string[]> => {
+          const found: string[] = [];
+          if ((await serverProcessesOf(clusterId)).length > 0) found.push('servers');
+          if ((await run('ip', ['netns', 'list'])).stdout.includes(clusterId)) found.push('namespaces');
+          if ((await run('ip', ['-o', 'link', 'show'])).stdout.includes(clusterId)) found.push('links');
+          if ((await run('iptables', ['-w', '-S'])).stdout.includes(`--comment ${clusterId}`)) found.push('iptables rules');
+          return found;
+        };
+        await waitFor(`the reaper of ${clusterId} to remove ${(await leftovers()).join(', ')}`, async () => (await leftovers()).length === 0, REAPED_BOUND_MS);
+        reaped += 1;
+      }
+
+      const runDir = join(results, 'latest');
+      if (!existsSync(join(runDir, 'history.jsonl'))) return; // killed before the run had a directory: nothing recorded
+      const history = await parseHistory(join(runDir, 'history.jsonl'));
+      expect(history.unparsable).toEqual([]);
+      expect(history.lines[0]?.kind).toBe('header');
+      const check = await exitWithin(spawnScript('src/check-cli.ts', [runDir]), 60_000);
+      expect(check.stderr).not.toMatch(/^\s+at /m);
+      expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(2);
+    },
+    90_000,
+  );
+
+  it('found a cluster to reap at three moments or more', () => {
+    expect(reaped).toBeGreaterThanOrEqual(3);
   });
 });

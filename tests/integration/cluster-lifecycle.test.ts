@@ -4,12 +4,11 @@
  * survives every sweep; bad input is one line.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { startClusterHolder } from '../fixtures/holder.ts';
+import { reaperOf, startClusterHolder } from '../fixtures/holder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeftovers, readAllStates } from '../../cluster/resources.ts';
 import { waitUntil } from '../../cluster/wait.ts';
@@ -44,20 +43,6 @@ async function leftoversOf(clusterId: string) {
 
 /** A SIGKILLed owner's cluster is gone once its reaper has polled (200 ms) and removed everything. */
 const REAPED_BOUND_MS = 20_000;
-
-/** The pid of the reaper that follows the cluster's owner, if one runs. */
-function reaperOf(clusterId: string): number | undefined {
-  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (argv.some((arg) => arg.endsWith('reaper-main.ts')) && argv.includes(clusterId)) return Number(pid);
-  }
-  return undefined;
-}
 
 function detachedIds(): Promise<string[]> {
   return readAllStates().then((states) => states.filter((state) => state.detached).map((state) => state.id));

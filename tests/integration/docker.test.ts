@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClusterHolder } from '../fixtures/holder.ts';
+import { reaperOf, startClusterHolder } from '../fixtures/holder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerUnavailableReason } from '../../cluster/docker-images.ts';
 import { run } from '../../cluster/exec.ts';
@@ -20,7 +20,7 @@ import { isolate } from '../../cluster/grudge.ts';
 import { DEFAULT_TICK_TIME_MS, resolveBackend } from '../../cluster/index.ts';
 import { connectedZkHandle } from '../../ground/zk.ts';
 import type { NodeId, NodeStatus } from '../../cluster/types.ts';
-import { isSettled, leadersIn, waitForStatus } from '../../cluster/wait.ts';
+import { isSettled, leadersIn, waitForStatus, waitUntil } from '../../cluster/wait.ts';
 import { zooConfig } from '../../cluster/zookeeper.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -136,8 +136,10 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
       await sweepDockerClusters();
     });
 
-    it('the next start sweeps the cluster of a SIGKILLed owner, a sweep spares a live one, SIGTERM cleans up', async () => {
+    it('the next start sweeps the cluster of an owner SIGKILLed with its reaper, a sweep spares a live one, SIGTERM cleans up', async () => {
       const dead = await startHolder('dead-owner');
+      // Its reaper first: what the sweep is for is an owner whose reaper is gone too.
+      process.kill(reaperOf(dead.clusterId)!, 'SIGKILL');
       await stopped(dead.holder, 'SIGKILL');
       expect((await dockerResourcesOf(dead.clusterId)).containers).toHaveLength(3);
 
@@ -148,6 +150,38 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
 
       await stopped(live.holder, 'SIGTERM');
       expect(await dockerResourcesOf(live.clusterId)).toEqual({ containers: [], networks: [] });
+    });
+
+    it('npm run cluster -- up --backend docker leaves a detached cluster that status lists and down removes', async () => {
+      const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', 'cluster/cli.ts', ...args], { cwd: REPO }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })));
+      const up = await cli(['up', '--backend', 'docker', '--dir', join(scratch, 'cli')]);
+      expect(up.code, up.stderr).toBe(0);
+      const clusterId = /cluster (zkj[0-9a-f]{6}) \(docker\)/.exec(up.stderr)?.[1];
+      expect(clusterId, up.stderr).toBeDefined();
+      // Detached: the CLI has exited, and no reaper follows it.
+      expect((await dockerResourcesOf(clusterId!)).containers).toHaveLength(3);
+      const status = await cli(['status', '--backend', 'docker']);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout.trim().split('\n').filter((line) => / (leader|follower) running /.test(line))).toHaveLength(3);
+      expect(up.stdout.trim().split(',')).toHaveLength(3);
+      const down = await cli(['down', '--backend', 'docker']);
+      expect(down.code, down.stderr).toBe(0);
+      expect(down.stderr).toContain(`sweep: removed docker cluster ${clusterId} (detached): 3 containers, 1 network`);
+      expect(await dockerResourcesOf(clusterId!)).toEqual({ containers: [], networks: [] });
+    });
+
+    it("a SIGKILLed owner's containers are removed by its reaper, which says so in the run's reaper.log", async () => {
+      const owner = await startHolder('reaped-owner');
+      await stopped(owner.holder, 'SIGKILL');
+      const log = join(scratch, 'reaped-owner', 'nodes', 'reaper.log');
+      const said = await waitUntil('the reaper to say it removed the cluster', async () => {
+        const text = await readFile(log, 'utf8');
+        return text.includes('reaper:') ? text : undefined;
+      }, { timeoutMs: 30_000 });
+      expect(said).toMatch(new RegExp(`reaper: owner \\d+ of cluster ${owner.clusterId} is gone; removed 3 containers, 1 network`));
+      expect(await dockerResourcesOf(owner.clusterId)).toEqual({ containers: [], networks: [] });
     });
   });
 });
