@@ -69,7 +69,7 @@ export interface NemesisPlan {
   atMs: number;
   durationMs: number;
   target: Record<string, unknown>;
-  /** start lines: when it took effect, ms after the schedule started. */
+  /** start lines: when the nemesis began to apply it, ms after the schedule started (the line's time: when it took effect). */
   offsetMs?: number;
 }
 

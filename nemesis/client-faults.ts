@@ -58,7 +58,9 @@ export const partitionClients: Nemesis = {
   },
   async apply(plan, context) {
     if (!('workers' in plan.target)) throw new Error(`partition-clients: not a worker target: ${JSON.stringify(plan.target)}`);
-    const workers = plan.target.workers;
+    // A replay with fewer client hosts than the run it replays cuts those it still has.
+    const workers = plan.target.workers.filter((name) => context.clientHosts.some((host) => host.name === name));
+    if (workers.length === 0) return undefined;
     await context.proxy.partition({ clientHosts: workers });
     const longer = plan.durationMs > context.sessionTimeoutMs;
     return {

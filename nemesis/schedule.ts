@@ -25,7 +25,7 @@ export function planSchedule(nemeses: readonly Nemesis[], random: Random, settin
 export interface ScheduleListener {
   /** The fault is being applied: arming, or waiting for the request it aims at. */
   applying(index: number, plan: FaultPlan): void;
-  /** It took effect `offsetMs` after the schedule started. */
+  /** It took effect; the nemesis began to apply it `offsetMs` after the schedule started. */
   started(index: number, plan: FaultPlan, fault: Fault, offsetMs: number): void;
   /** There was nothing to hit (no holder, no leader, no matching request in time). */
   skipped(index: number, plan: FaultPlan): void;
@@ -69,6 +69,9 @@ export class NemesisSchedule {
       await this.waitUntil(plan.atMs);
       if (!this.running) return;
       this.listener.applying(index, plan);
+      // When the nemesis acts is the schedule's to keep; how long the action takes (a leader to find, rules to
+      // write, a request to wait for) is the ensemble's, and the start line's own time records when it took effect.
+      const offsetMs = performance.now() - this.startedAt;
       let fault: Fault | undefined;
       try {
         fault = await this.nemeses[plan.nemesis]!.apply(plan, this.context);
@@ -80,9 +83,8 @@ export class NemesisSchedule {
         this.listener.skipped(index, plan);
         continue;
       }
-      const offsetMs = performance.now() - this.startedAt;
       this.listener.started(index, plan, fault, offsetMs);
-      await this.waitUntil(offsetMs + plan.durationMs);
+      await this.waitUntil(performance.now() - this.startedAt + plan.durationMs);
       try {
         await fault.heal();
       } catch (error) {

@@ -5,7 +5,7 @@
  * show the exit code reaches the shell.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -81,13 +81,36 @@ const COMPARE_CASES: [what: string, flags: string[], says: RegExp][] = [
   ['compare into results on procfs', ['compare', '--recipes', 'kazoo', '--results', '/proc/zkj-nope'], /cannot create \/proc\/zkj-nope/],
 ];
 
-function expectOneLineRefusal(answer: { code: number; stderr: string; stdout: string }, says: RegExp): void {
+/** A recorded run directory as replay and shrink read it, with the verdict given. */
+function recordedRun(name: string, valid: boolean | 'unknown', files: { history?: boolean; schedule?: boolean } = {}): string {
+  const dir = join(scratch, name);
+  mkdirSync(dir);
+  if (files.history !== false) writeFileSync(join(dir, 'history.jsonl'), '{"kind":"header","version":1,"runId":"r","startedAt":"now","config":{}}\n');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ runId: name, recipe: 'node-naive', workload: 'mutex', nemesis: ['lost-reply'], seed: 1, timeLimitS: 10, clients: 4, workers: 2, locks: 2, results: scratch }));
+  if (files.schedule !== false) writeFileSync(join(dir, 'schedule.json'), JSON.stringify({ version: 1, faults: [{ nemesis: 'lost-reply', atMs: 5000, durationMs: 0, target: { next: 'request' } }] }));
+  const anomalies = valid === false ? [{ type: 'stuck-acquire' }] : [];
+  writeFileSync(join(dir, 'results.json'), JSON.stringify({ version: 1, valid, checkers: { liveness: { valid, anomalies, ...(valid === 'unknown' ? { reason: 'the history has no final snapshot' } : {}) } } }));
+  return dir;
+}
+
+const REPLAY_CASES: [what: string, args: () => string[], says: RegExp, code: number][] = [
+  ['replay of a directory that does not exist', () => ['replay', join(scratch, 'nowhere')], /replay: no run directory at/, 254],
+  ['replay of a directory with no history', () => ['replay', recordedRun('no-history', false, { history: false })], /replay: .* has no history.jsonl/, 254],
+  ['replay of a run without a recorded schedule', () => ['replay', recordedRun('no-schedule', false, { schedule: false })], /replay: .* has no schedule.json/, 254],
+  ['replay without a run', () => ['replay'], /missing required argument 'run-dir'/, 254],
+  ['shrink of a valid run', () => ['shrink', recordedRun('valid', true)], /shrink: .* is valid: there is no anomaly to keep/, 254],
+  ['shrink of a run that was unknown', () => ['shrink', recordedRun('unknown', 'unknown')], /shrink: .* is unknown \(the history has no final snapshot\)/, 2],
+  ['shrink keeping an anomaly the run does not show', () => ['shrink', recordedRun('invalid', false), '--anomaly', 'double-holder'], /shows stuck-acquire, not double-holder/, 254],
+  ['shrink with a budget of zero', () => ['shrink', recordedRun('invalid-2', false), '--budget', '0'], /--budget.*'0'/, 254],
+];
+
+function expectOneLineRefusal(answer: { code: number; stderr: string; stdout: string }, says: RegExp, code = 254): void {
   const lines = answer.stderr.split('\n').filter((line) => line.trim() !== '');
   expect(lines, answer.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(says);
   expect(answer.stderr).not.toMatch(/^\s+at /m);
   expect(answer.stdout).toBe('');
-  expect(answer.code).toBe(254);
+  expect(answer.code).toBe(code);
 }
 
 describe('bad input to npm run jepsen', () => {
@@ -104,6 +127,13 @@ describe('bad input to npm run jepsen', () => {
     const hasResults = flags.includes('--results');
     expectOneLineRefusal(await jepsen(hasResults ? flags : [...flags, '--results', results]), says);
     expect(existsSync(results)).toBe(false);
+  });
+
+  it.each(REPLAY_CASES)('%s: one line, nothing started', async (_what, args, says, code) => {
+    const before = readdirSync(scratch).length;
+    expectOneLineRefusal(await jepsen(args()), says, code);
+    // Nothing but the fixture the case made: no replay or shrink directory.
+    expect(readdirSync(scratch).length).toBeLessThanOrEqual(before + 1);
   });
 
   it('reaches the shell as exit 254 when run as a program', () => {

@@ -1,6 +1,8 @@
 /**
- * `npm run jepsen -- [flags]`: parse, validate, run, and exit with the verdict (src/exit-codes.ts).
+ * `npm run jepsen -- [flags]`: parse, validate, run, and exit with the verdict (ground/errors.ts).
  * `npm run jepsen -- compare [flags]`: a matrix of such runs (src/compare.ts).
+ * `npm run jepsen -- replay <run-dir>`, `npm run jepsen -- shrink <run-dir>`: a recorded schedule run again, or
+ * shrunk to its smallest reproducer (src/replay.ts, src/shrink.ts).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { randomInt } from 'node:crypto';
@@ -188,13 +190,37 @@ export async function main(argv: string[]): Promise<number> {
     // Last of the checks, as it creates the results directory: everything else was fine.
     ensureWritableDirectory('--results', config.results);
     const { runTest } = await import('./runner.ts');
-    exitCode = await runTest(config);
+    ({ exitCode } = await runTest(config));
   });
   const passThrough: string[] = [];
   // Positional options: flags after `compare` are the subcommand's, even those both commands know.
   program.enablePositionalOptions().addCommand(compareCommand(passThrough).exitOverride().action(async (flags: CompareFlags) => {
     exitCode = await compare(flags, passThrough);
   }));
+  program.addCommand(new Command('replay')
+    .description('a fresh run with a recorded run\'s config, carrying out its recorded fault schedule (schedule.json) instead of drawing one')
+    .argument('<run-dir>', 'the run to replay')
+    .option('--results <dir>', 'where the replay goes (default: beside the original)')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .action(async (runDir: string, options: { results?: string }) => {
+      if (options.results !== undefined) ensureWritableDirectory('--results', options.results);
+      const { replay } = await import('./replay.ts');
+      exitCode = await replay(runDir, options);
+    }));
+  program.addCommand(new Command('shrink')
+    .description('from an invalid run, look for a smaller run (fewer faults, clients, locks, a shorter time) that still shows its anomaly')
+    .argument('<run-dir>', 'the invalid run to shrink')
+    .option('--budget <n>', 'runs at most', integer(1, 1_000), 12)
+    .option('--anomaly <type>', 'the anomaly type to keep (default: the original\'s first: double-holder, leaked-node, stuck-acquire, ...)')
+    .option('--results <dir>', 'where shrink-<time>/ goes (default: beside the original)')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .action(async (runDir: string, options: { budget: number; anomaly?: string; results?: string }) => {
+      if (options.results !== undefined) ensureWritableDirectory('--results', options.results);
+      const { shrink } = await import('./shrink.ts');
+      exitCode = await shrink(runDir, options);
+    }));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

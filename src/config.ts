@@ -1,4 +1,5 @@
 /** Everything a run is made of, as flags give it; written whole to results/<run>/config.json. */
+import { join } from 'node:path';
 import type { BackendName } from '../cluster/index.ts';
 import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import type { NemesisName } from '../nemesis/index.ts';
@@ -38,10 +39,24 @@ export interface RunConfig {
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
   results: string;
+  /** A run that carries out another run's schedule rather than its own seed's: a replay, or a shrink's attempt. */
+  origin?: RunOrigin;
 }
 
-/** The command that reproduces a run, for the report and the summary. */
-export function reproduceCommand(config: RunConfig): string {
+export interface RunOrigin {
+  kind: 'replay' | 'shrink';
+  /** The original run's directory. */
+  run: string;
+  /** shrink: what this attempt left out of the original ("faults 3–4", "clients 8 → 4"). */
+  removed?: string;
+}
+
+/**
+ * The command that reproduces a run, for the report and the summary: its flags (the seed plans the same schedule),
+ * or, for a run that carried out another's schedule, a replay of its own directory.
+ */
+export function reproduceCommand(config: RunConfig & { runId?: string }): string {
+  if (config.origin !== undefined && config.runId !== undefined) return `npm run jepsen -- replay ${join(config.results, config.runId)}`;
   const flags = [
     config.worker === undefined ? `--recipe ${config.recipe}` : `--worker ${JSON.stringify(config.worker)}`,
     `--workload ${config.workload}`,

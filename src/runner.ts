@@ -54,7 +54,8 @@ export function scheduleOf(config: RunConfig, given?: readonly FaultPlan[]): Fau
   return planSchedule(nemeses, randomFor(config.seed, 'nemesis'), planSettings(config), config.timeLimitS * 1000);
 }
 
-export async function runTest(requested: RunConfig, options: { schedule?: readonly FaultPlan[] } = {}): Promise<number> {
+/** Runs one test; resolves with the verdict's exit code and the run's directory. */
+export async function runTest(requested: RunConfig, options: { schedule?: readonly FaultPlan[] } = {}): Promise<{ exitCode: number; runDir: string }> {
   // config.json records where the run really went, so the command it gives reproduces it.
   const config: RunConfig = { ...requested, backend: await resolveBackend(requested.backend) };
   const schedule = scheduleOf(config, options.schedule);
@@ -68,7 +69,7 @@ export async function runTest(requested: RunConfig, options: { schedule?: readon
     history.close();
   };
 
-  console.error(`jepsen: ${run.id}: ${reproduceCommand(config)}`);
+  console.error(`jepsen: ${run.id}: ${reproduceCommand({ ...config, runId: run.id })}`);
   const test = new TestRun(config, run, history, schedule);
   try {
     await test.execute(closeHistory);
@@ -81,7 +82,7 @@ export async function runTest(requested: RunConfig, options: { schedule?: readon
     await test.teardown();
     await runCleanups();
   }
-  return summarize(run);
+  return { exitCode: await summarize(run), runDir: run.path };
 }
 
 /** Checks the recorded history, writes results.json, the report and the index, and prints the verdict. */

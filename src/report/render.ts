@@ -21,6 +21,8 @@ export interface ReportInput {
   percentiles: PercentileRow[];
   links: { label: string; href: string }[];
   script: string;
+  /** A replay, or a shrink's attempt: the run whose schedule it carried out, linked. */
+  origin: { kind: 'replay' | 'shrink'; run: string; href: string; removed?: string } | undefined;
 }
 
 const NS = 1e9;
@@ -163,6 +165,14 @@ function anomalyGroups(anomalies: Anomaly[], data: ReportData): Html {
   })}`;
 }
 
+function originLine(origin: ReportInput['origin']): Html | string {
+  if (origin === undefined) return '';
+  const original = html`<a href="${origin.href}">${origin.run}</a>`;
+  return origin.kind === 'replay'
+    ? html`<p class="origin">A replay of ${original}: its recorded fault schedule, carried out again.</p>`
+    : html`<p class="origin">A shrunk reproduction of ${original}, without ${origin.removed ?? 'some of it'}.</p>`;
+}
+
 function verdictSection(input: ReportInput): Html {
   const { results, config, digest } = input;
   const valid = results?.valid;
@@ -179,6 +189,7 @@ function verdictSection(input: ReportInput): Html {
     <div>
       <h1>${String(config?.['recipe'] ?? 'unknown recipe')} · ${String(config?.['workload'] ?? 'unknown workload')} · ${nemeses}</h1>
       <p class="summary">${summary}</p>
+      ${originLine(input.origin)}
     </div>
   </header>
   ${facts([

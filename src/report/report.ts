@@ -1,12 +1,12 @@
 /** writeReport: results/<run>/ → results/<run>/report.html, one self-contained file. */
 import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { RESULTS_VERSION, type Results } from '../../checker/types.ts';
 import { reproduceCommand, type RunConfig } from '../config.ts';
 import { UserError } from '../../ground/errors.ts';
 import { pageScript } from './bundle.ts';
 import { digestHistory } from './digest.ts';
-import { renderReport } from './render.ts';
+import { renderReport, type ReportInput } from './render.ts';
 import { listAnomalies, summarize } from './summarize.ts';
 
 async function exists(path: string): Promise<boolean> {
@@ -61,6 +61,13 @@ function commandFor(config: Record<string, unknown> | undefined): string | undef
   return reproduceCommand(config as unknown as RunConfig);
 }
 
+/** config.json's origin (a replay or a shrink's attempt), with a link from this run's report to the original's. */
+function originOf(config: Record<string, unknown> | undefined, dir: string): ReportInput['origin'] {
+  const origin = config?.['origin'] as RunConfig['origin'] | undefined;
+  if (origin === undefined || typeof origin.run !== 'string') return undefined;
+  return { ...origin, href: join(relative(dir, origin.run), 'report.html') };
+}
+
 export async function writeReport(runDir: string): Promise<string> {
   const dir = resolve(runDir);
   if (!(await stat(dir).then((info) => info.isDirectory(), () => false))) throw new UserError(`${runDir} is not a run directory`);
@@ -87,6 +94,7 @@ export async function writeReport(runDir: string): Promise<string> {
     percentiles,
     links: await runLinks(dir),
     script: await pageScript(),
+    origin: originOf(config, dir),
   });
   const reportPath = join(dir, 'report.html');
   await writeFile(reportPath, page);
