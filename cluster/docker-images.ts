@@ -20,6 +20,8 @@ export const SERVER_IMAGE = 'zk-lock-jepsen/zookeeper:3.8';
 const SERVER_CONTEXT = fileURLToPath(new URL('./images/zookeeper/', import.meta.url));
 const SERVER_CONTEXT_FILES = ['Dockerfile', 'entrypoint.sh'];
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+/** Where scripts/setup.sh says why Docker cannot run on this machine. */
+const SETUP_NOTE = '/run/zk-lock-jepsen/docker-unavailable';
 
 export interface ImageOptions {
   /** The image the server Dockerfile builds on. Default: the debootstrapped base, made when missing. */
@@ -108,7 +110,11 @@ async function followBuild(docker: Docker, stream: NodeJS.ReadableStream): Promi
  * from the current Dockerfile (Docker's layer cache makes that a second or two once the base exists).
  */
 export async function dockerUnavailableReason(log?: (line: string) => void): Promise<string | undefined> {
-  if (!(await dockerDaemonAnswers())) return 'no Docker daemon answers (start one with: npm run setup -- docker)';
+  if (!(await dockerDaemonAnswers())) {
+    // scripts/setup.sh leaves why it could not start one (a dockerd without the privileges it needs, say).
+    const setupSays = (await readFile(SETUP_NOTE, 'utf8').catch(() => '')).trim();
+    return `no Docker daemon answers${setupSays === '' ? ' (start one with: npm run setup -- docker)' : ` (${setupSays})`}`;
+  }
   try {
     await buildImages(log === undefined ? {} : { log });
     return undefined;
