@@ -1,12 +1,20 @@
 /**
- * Streams the history to results/<run>/history.jsonl as things happen. Each line goes to the kernel at once
- * (writeSync), so a crash or SIGKILL of the runner keeps everything recorded up to then.
+ * Streams the history to results/<run>/history.jsonl as things happen. Lines written in one turn of the event loop
+ * reach the kernel together, at the end of that turn (or as soon as 64 KiB are waiting), in one write: a SIGKILL of
+ * the runner loses at most the lines of the turn in progress, never a line of an earlier turn, and a crash, a signal
+ * or the end of the run flushes through close(). One write per turn instead of one per line: the per-line write was
+ * the runner's largest cost (docs/history-format.md, "Durability").
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { HistoryLine } from './history.ts';
 
+/** Waiting text beyond this is written at once, so a burst never holds much in memory. */
+const FLUSH_BYTES = 64 * 1024;
+
 export class HistoryWriter {
   private fd: number | undefined;
+  private pending = '';
+  private flushScheduled = false;
   /** CLOCK_MONOTONIC at the start of the run: time 0 of the history. */
   readonly startNs: bigint;
 
@@ -27,11 +35,26 @@ export class HistoryWriter {
 
   write(line: HistoryLine): void {
     if (this.fd === undefined) return; // closed: a late answer after the end is not part of the run
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    this.pending += `${JSON.stringify(line)}\n`;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Hands every waiting line to the kernel now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.fd === undefined || this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    writeSync(this.fd, text);
   }
 
   close(): void {
     if (this.fd === undefined) return;
+    this.flush();
     closeSync(this.fd);
     this.fd = undefined;
   }
