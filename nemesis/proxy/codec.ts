@@ -49,6 +49,15 @@ export function formatHex(value: bigint): string {
   return `0x${value.toString(16)}`;
 }
 
+/**
+ * Whether a client's first four bytes can start a ZooKeeper session: the length of a ConnectRequest. A
+ * four-letter word (`ruok` is 0x72756f6b) or any other protocol reads as an impossible length.
+ */
+export function startsSession(firstBytes: Buffer, maxFrameBytes: number): boolean {
+  const length = firstBytes.readInt32BE(0);
+  return length >= CONNECT_REQUEST_MIN_BYTES && length <= maxFrameBytes;
+}
+
 /** A frame head: the whole frame, or its first INSPECT_BYTES; offset 0 is the length prefix. */
 export type FrameHead = Buffer;
 
@@ -165,9 +174,11 @@ export class FrameScanner {
     private readonly forward: (bytes: Buffer) => void,
   ) {}
 
-  /** True between a frame's first byte and its last: the stream ending now would cut the frame short. */
-  get midFrame(): boolean {
-    return this.bodyLeft > 0 || this.stash !== undefined;
+  /** The bytes it kept back (the start of a frame whose head is not complete yet), to pass on unparsed. */
+  takeStash(): Buffer | undefined {
+    const stash = this.stash;
+    this.stash = undefined;
+    return stash;
   }
 
   push(chunk: Buffer): Cut | undefined {

@@ -179,7 +179,7 @@ describe('fault proxy', () => {
     await proxy.heal({ clientHosts: ['w1'] });
     await eventually(() => closeCodes.includes(ZOO_EXPIRED_SESSION_STATE), 'the cut-off client did not learn of its expiry');
     await eventually(() => events.some((event) => event.event === 'session-expired' && event.session === session), 'no session-expired event');
-    expect(events.filter((event) => event.event === 'partition-start' && event.clientHost === 'w1')).toHaveLength(3);
+    expect(events.filter((event) => event.event === 'toxic-added' && event.clientHost === 'w1' && event.detail?.startsWith('partition_'))).toHaveLength(6);
   });
 
   it('adds the configured latency to a round trip', async () => {
