@@ -69,6 +69,13 @@ function formatAddress({ host, port }: Address): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** Bind failures as Go's net package words them. */
+const BIND_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'cannot assign requested address',
+  EACCES: 'permission denied',
+};
+
 class Proxy implements LinkOwner {
   enabled = false;
   /** Both streams, each in chain order (the order toxics were added). */
@@ -143,7 +150,7 @@ class Proxy implements LinkOwner {
       });
     }).catch((error: NodeJS.ErrnoException) => {
       // Toxiproxy answers 500 here; a port in use is a conflict and any other bind failure a bad address.
-      throw new ApiError(`listen tcp ${formatAddress(address)}: bind: ${error.message.replace(/^listen \w+: /, '')}`, error.code === 'EADDRINUSE' ? 409 : 400);
+      throw new ApiError(`listen tcp ${formatAddress(address)}: bind: ${BIND_ERRORS[error.code ?? ''] ?? error.message}`, error.code === 'EADDRINUSE' ? 409 : 400);
     });
     listener.on('error', (error) => this.server.options.log(`proxy ${this.name}: ${error.message}`));
     listener.on('connection', (socket) => this.accept(socket));

@@ -20,7 +20,7 @@ import {
   parseReplyHeader,
   replyXid,
   requestXid,
-  startsSession,
+  sessionStart,
   type Cut,
   type FrameHead,
   type FrameVerdict,
@@ -62,8 +62,8 @@ const HELD_BYTES_FACTOR = 2;
 const CHAIN_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** After one side of a connection closes, how long the other may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
-/** Bytes a client must send before the proxy knows whether it opens a ZooKeeper session (a frame length). */
-const DETECT_BYTES = 4;
+/** How many of a client's first bytes a passthrough event quotes. */
+const QUOTED_BYTES = 4;
 
 type CutAction = FaultCut | { kind: 'malformed'; reason: string };
 
@@ -328,17 +328,18 @@ export class Connection implements FaultConnection {
       return;
     }
     const pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    if (pending.length < DETECT_BYTES) {
+    const verdict = sessionStart(pending, this.owner.maxFrameBytes);
+    if (verdict === 'undecided') {
       this.pending = pending;
       return;
     }
     this.pending = undefined;
-    if (startsSession(pending, this.owner.maxFrameBytes)) {
+    if (verdict === 'session') {
       this.mode = 'zookeeper';
       this.pipes.upstream.startScanning((head, index) => this.decideRequest(head, index));
       this.pipes.downstream.startScanning((head, index) => this.decideReply(head, index));
     } else {
-      this.passUnparsed(`not a ZooKeeper session: it starts with ${JSON.stringify(pending.subarray(0, DETECT_BYTES).toString('latin1'))}`);
+      this.passUnparsed(`not a ZooKeeper session: it starts with ${JSON.stringify(pending.subarray(0, QUOTED_BYTES).toString('latin1'))}`);
     }
     pipe.onData(pending);
   }

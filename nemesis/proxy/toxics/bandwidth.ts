@@ -14,6 +14,7 @@ export const bandwidth: StreamToxic<{ rate: number }> = {
   attributes: z.object({ rate: int64() }).partial(),
   defaults: { rate: 0 },
   stage: ({ rate }, context) => new TimedQueue(context, (chunk, nowMs, lastDueMs) => {
+    if (rate <= 0) return [{ dueMs: Infinity, bytes: chunk }];
     const pieceBytes = rate * PIECE_MS;
     const pieces: { dueMs: number; bytes: Buffer }[] = [];
     let dueMs = Math.max(nowMs, lastDueMs);
