@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { ClusterError } from '../cluster/errors.ts';
 import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
+import { toxiproxyRefusal } from '../nemesis/proxy/nemesis-toxics.ts';
 import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from '../ground/errors.ts';
 import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
@@ -31,6 +32,17 @@ function nemesisList(text: string): NemesisName[] {
     }
   }
   return [...new Set(names)] as NemesisName[];
+}
+
+function httpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as http://127.0.0.1:8474.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL.');
+  return text.replace(/\/+$/, '');
 }
 
 function onOff(text: string): boolean {
@@ -62,6 +74,7 @@ function runCommand(): Command {
     .addOption(new Option('--zk-version <version>', 'ZooKeeper server version (3.9.6 is fetched into .cache/debs)').choices([...ZOOKEEPER_VERSIONS]).default(DEFAULT_ZOOKEEPER_VERSION))
     .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKENDS]).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
+    .option('--toxiproxy <url>', 'the Toxiproxy server (http://127.0.0.1:8474) to carry the client-path faults instead of the built-in proxy', httpUrl)
     .option('--results <dir>', 'where runs are written', 'results')
     .allowExcessArguments(false);
 }
@@ -70,7 +83,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
-  backend: RunConfig['backend']; connect?: string; results: string;
+  backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string;
 }
 
 export function toRunConfig(flags: RunFlags): RunConfig {
@@ -94,6 +107,8 @@ export function toRunConfig(flags: RunFlags): RunConfig {
   if (flags.backend === 'external' && serverFaults.length > 0) {
     throw new UserError(`--nemesis ${serverFaults.join(',')} acts on servers, which --backend external does not own.`);
   }
+  const refusal = flags.toxiproxy === undefined ? undefined : toxiproxyRefusal(flags.nemesis);
+  if (refusal !== undefined) throw new UserError(refusal);
   return {
     recipe: flags.worker === undefined ? flags.recipe : 'custom',
     ...(flags.worker === undefined ? {} : { worker: flags.worker }),
@@ -115,6 +130,7 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     zkVersion: flags.zkVersion,
     backend: flags.backend,
     ...(flags.connect === undefined ? {} : { connect: flags.connect }),
+    ...(flags.toxiproxy === undefined ? {} : { toxiproxy: flags.toxiproxy }),
     results: flags.results,
   };
 }

@@ -43,6 +43,8 @@ export interface RunConfig {
   backend: BackendName;
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
+  /** A Toxiproxy server's API URL: it carries the client-path faults instead of the built-in proxy. */
+  toxiproxy?: string;
   results: string;
 }
 
@@ -70,6 +72,7 @@ export function reproduceCommand(config: RunConfig): string {
     config.zkVersion === undefined ? '' : `--zk-version ${config.zkVersion}`,
     `--backend ${config.backend}`,
     config.connect === undefined ? '' : `--connect ${config.connect}`,
+    config.toxiproxy === undefined ? '' : `--toxiproxy ${config.toxiproxy}`,
   ].filter((flag) => flag !== '');
   return `npm run jepsen -- ${flags.join(' ')}`;
 }

@@ -188,6 +188,8 @@ class TestRun {
     this.proxy = await startProxy({
       servers: new Map(this.cluster.nodeIds.map((id) => [id, this.cluster.clientAddress(id)])),
       logFile: join(this.run.path, 'proxy.log'),
+      seed: config.seed,
+      ...(config.toxiproxy === undefined ? {} : { toxiproxy: config.toxiproxy }),
     });
     this.proxy.onEvent((event) => {
       const { monotonicNs, ...line } = event;
