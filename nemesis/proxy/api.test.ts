@@ -149,7 +149,7 @@ describe('populate', () => {
   it('refuses a list with a nameless proxy before creating any, naming its place', async () => {
     const answer = await raw('POST', '/populate', [{ name: 'one', listen: '127.0.0.1:0', upstream: UPSTREAM }, { name: '', listen: '' }]);
     expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.text)).toEqual({ error: 'missing required field: name at proxy 2', status: 400 });
+    expect(JSON.parse(answer.text)).toEqual({ error: 'missing required field: name at proxy 2', status: 400, proxies: null });
     expect(await server.client.getAll()).toEqual({});
     expect((await raw('POST', '/populate', { name: 'x' })).status).toBe(400);
   });

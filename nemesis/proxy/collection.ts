@@ -309,13 +309,20 @@ export class ProxyServer {
    * kept, toxics and all. Answers 201 `{"proxies": [...]}`, or the error with the proxies done before it.
    */
   async populate(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-    if (body === undefined) throw ApiError.joined(ERRORS.badRequestBody, 'EOF');
-    if (body !== null && !Array.isArray(body)) throw ApiError.joined(ERRORS.badRequestBody, `cannot unmarshal ${typeof body} into []Proxy`);
-    const inputs = ((body ?? []) as unknown[]).map((item, index) => ({ enabled: true, ...decode(proxyFields, item, `[${index}]Proxy`) }));
-    inputs.forEach((input, index) => {
-      if ((input.name ?? '') === '') throw ApiError.joined(ERRORS.missingField, `name at proxy ${index + 1}`);
-      if ((input.upstream ?? '') === '') throw ApiError.joined(ERRORS.missingField, `upstream at proxy ${index + 1}`);
-    });
+    let inputs: { name?: string; listen?: string; upstream?: string; enabled: boolean }[];
+    try {
+      if (body === undefined) throw ApiError.joined(ERRORS.badRequestBody, 'EOF');
+      if (body !== null && !Array.isArray(body)) throw ApiError.joined(ERRORS.badRequestBody, `cannot unmarshal ${typeof body} into []Proxy`);
+      inputs = ((body ?? []) as unknown[]).map((item, index) => ({ enabled: true, ...decode(proxyFields, item, `[${index}]Proxy`) }));
+      inputs.forEach((input, index) => {
+        if ((input.name ?? '') === '') throw ApiError.joined(ERRORS.missingField, `name at proxy ${index + 1}`);
+        if ((input.upstream ?? '') === '') throw ApiError.joined(ERRORS.missingField, `upstream at proxy ${index + 1}`);
+      });
+    } catch (error) {
+      // A list refused before any proxy was made: Toxiproxy's answer carries "proxies": null.
+      if (!(error instanceof ApiError)) throw error;
+      return { status: error.status, body: { error: error.message, status: error.status, proxies: null } };
+    }
     const done: ProxyJson[] = [];
     for (const input of inputs) {
       try {
