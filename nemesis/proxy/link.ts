@@ -97,6 +97,8 @@ class Pipe {
   private readonly states = new Map<StreamToxicEntry, unknown>();
   private backpressured = false;
   private sinkEnded = false;
+  /** The source has sent its FIN: the end is on its way through the chain. */
+  sourceEnded = false;
 
   constructor(
     private readonly connection: Connection,
@@ -240,6 +242,7 @@ class Pipe {
   }
 
   private onSourceEnd(): void {
+    this.sourceEnded = true;
     if (this.held !== undefined) {
       this.connection.close(`${this.stream === 'upstream' ? 'client' : 'server'} closed while a reply was held`, true);
       return;
@@ -419,8 +422,10 @@ export class Connection implements FaultConnection {
     }
   }
 
+  /** One side closed its stream: the other may still send for a moment, then the connection closes. */
   onSourceEnd(pipe: Pipe): void {
     if (this.mode === 'detecting' && pipe.stream === 'upstream' && this.pending !== undefined) this.passUnparsed('the client closed within its first bytes');
+    this.closeAfterGrace(`${pipe.stream === 'upstream' ? 'client' : 'upstream'} closed`);
   }
 
   releaseHeld(): void {
@@ -436,12 +441,20 @@ export class Connection implements FaultConnection {
   }
 
   private onSocketClosed(reason: string): void {
+    if (this.client.destroyed && this.upstreamSocket.destroyed) this.close(this.closeReason ?? reason, false);
+    else this.closeAfterGrace(reason);
+  }
+
+  /**
+   * A side that does not close within the grace after the other did is closed for it, as Toxiproxy closes both
+   * sockets once one direction ends. Once both sides have closed, the chains pass the ends on in their own time
+   * (a slow_close may hold one) and the sockets close when the ends arrive.
+   */
+  private closeAfterGrace(reason: string): void {
     this.closeReason ??= reason;
-    if (this.client.destroyed && this.upstreamSocket.destroyed) {
-      this.close(this.closeReason, false);
-    } else if (this.graceTimer === undefined) {
-      this.graceTimer = setTimeout(() => this.close(this.closeReason ?? reason, false), CLOSE_GRACE_MS);
-    }
+    this.graceTimer ??= setTimeout(() => {
+      if (!Object.values(this.pipes).every((pipe) => pipe.sourceEnded)) this.close(this.closeReason ?? reason, false);
+    }, CLOSE_GRACE_MS);
   }
 
   /** Closes both sides (with an RST when `reset`), once; reports the connection and its unfinished faults. */
