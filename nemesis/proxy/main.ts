@@ -7,7 +7,7 @@
  */
 import { createWriteStream, openSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from '../../ground/errors.ts';
 import { createRandom } from '../../ground/random.ts';
 import { DEFAULT_API_ADDRESS, type ReadyLine, type ServerEvent } from './api.ts';
@@ -31,7 +31,7 @@ function parseInteger(min: number, max: number) {
 
 const command = new Command('proxy')
   .description("the fault proxy: Toxiproxy's HTTP API v2 and toxics, plus ZooKeeper-aware ones (docs/proxy-api.md)")
-  .option('--api <host:port>', 'where the HTTP API listens (port 0: any free port)', parseApiAddress, parseApiAddress(DEFAULT_API_ADDRESS))
+  .addOption(new Option('--api <host:port>', 'where the HTTP API listens (port 0: any free port)').argParser(parseApiAddress).default(parseApiAddress(DEFAULT_API_ADDRESS), DEFAULT_API_ADDRESS))
   .option('--seed <n>', 'seed of the random stream toxicity, jitter and slice sizes are drawn from (default: a random one, printed)', parseInteger(0, 2 ** 31 - 1))
   .option('--log-file <path>', 'append every event and error here (default: stderr)')
   .option('--max-frame-bytes <n>', 'a ZooKeeper frame announcing more is not parsed (the connection passes unparsed)', parseInteger(1, 2 ** 31 - 1), DEFAULT_MAX_FRAME_BYTES)

@@ -153,6 +153,23 @@ describe('fault proxy', () => {
     expect(formatSessionId((await client.exists(node, false))!.ephemeralOwner)).toBe(sessionOf(client));
   });
 
+  it('holds the reply to a create (committed on the server) until disarmed, then lets it go intact', async () => {
+    const parent = `${ROOT}/hold-reply`;
+    await admin.create(parent, '', ZOO_PERSISTENT);
+    const client = await clientOf('w1');
+    const fault = await proxy.armHoldReply({ ops: ['create', 'create2'], pathPrefix: `${parent}/`, clientHost: 'w1' });
+    let settled = false;
+    const created = client.create(`${parent}/n-`, '', ZOO_EPHEMERAL_SEQUENTIAL).finally(() => (settled = true));
+    expect(await withTimeout(fault.applied, 5_000, 'no reply-held event')).toMatchObject({ event: 'reply-held', clientHost: 'w1', op: 'create', path: `${parent}/n-`, err: 0 });
+    expect(await adminChildren(parent)).toHaveLength(1);
+    await sleep(300); // well within the client's read timeout: only the proxy keeps the answer back
+    expect(settled).toBe(false);
+    expect(await fault.disarm()).toBe('released');
+    const path = await withTimeout(created, 5_000, 'the held create did not complete');
+    expect(path).toBe(`${parent}/${(await adminChildren(parent))[0]}`);
+    expect(events.filter((event) => event.faultId === fault.id).map((event) => event.event)).toEqual(['armed', 'matched', 'reply-held', 'reply-released']);
+  });
+
   it('black-holes a client past its session timeout: another host sees its node vanish, then it learns of the expiry', async () => {
     const sessionTimeoutMs = 2_000;
     const cutOff = await clientOf('w1', sessionTimeoutMs);
