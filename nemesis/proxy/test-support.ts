@@ -2,7 +2,10 @@
  * What the proxy's unit tests share: our proxy process with no ZooKeeper behind it, plain TCP servers to put
  * behind its proxies, and sockets that record what they receive and how they end.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { startProxy, type ProxyHandle } from './client.ts';
@@ -14,10 +17,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Our proxy process, spawned as the runner spawns it, with no client host yet. */
+/** Our proxy process, spawned as the runner spawns it, with no client host yet; its log goes to a scratch file. */
 export async function startTestServer(seed?: number): Promise<TestServer> {
-  const handle = await startProxy({ servers: new Map(), ...(seed === undefined ? {} : { seed }) });
-  return { url: handle.url, client: new Toxiproxy(handle.url), handle, close: () => handle.close() };
+  const scratch = await mkdtemp(join(tmpdir(), 'zkj-proxy-unit-'));
+  const handle = await startProxy({ servers: new Map(), logFile: join(scratch, 'proxy.log'), ...(seed === undefined ? {} : { seed }) });
+  return {
+    url: handle.url,
+    client: new Toxiproxy(handle.url),
+    handle,
+    close: async () => {
+      await handle.close();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A TCP server on loopback that sends back whatever it receives and ends when its peer ends. */
