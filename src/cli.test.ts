@@ -60,6 +60,8 @@ const RUN_CASES: [what: string, flags: string[], says: RegExp][] = [
   ['a worker file that does not exist', ['--worker', './no/such/worker.py'], /\.\/no\/such\/worker\.py is not an executable file/],
   ['a worker that is a directory', ['--worker', `${scratch} --flag`], /is not an executable file/],
   ['a worker command with only assignments', ['--worker', 'A=1 B=2'], /names no program/],
+  ['a Toxiproxy URL that is not http', ['--toxiproxy', 'ftp://127.0.0.1:8474'], /--toxiproxy/],
+  ['a ZooKeeper-aware nemesis on a Toxiproxy server', ['--toxiproxy', 'http://127.0.0.1:8474', '--nemesis', 'partition-clients,lost-reply,kill-mid-create'], /--nemesis lost-reply,kill-mid-create needs this project's ZooKeeper-aware toxics/],
 ];
 
 /** Paths: each case its own, since the check creates what is missing. */

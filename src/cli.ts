@@ -40,6 +40,17 @@ function nemesisList(text: string): NemesisName[] {
   return [...new Set(names)] as NemesisName[];
 }
 
+function httpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as http://127.0.0.1:8474.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL.');
+  return text.replace(/\/+$/, '');
+}
+
 function onOff(text: string): boolean {
   if (text === 'on') return true;
   if (text === 'off') return false;
@@ -71,6 +82,7 @@ function runCommand(): Command {
     .addOption(new Option('--zk-version <version>', 'ZooKeeper server version (3.9.6 is fetched into .cache/debs)').choices([...ZOOKEEPER_VERSIONS]).default(DEFAULT_ZOOKEEPER_VERSION))
     .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKEND_NAMES, 'auto']).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
+    .option('--toxiproxy <url>', 'the Toxiproxy server (http://127.0.0.1:8474) to carry the client-path faults instead of the built-in proxy', httpUrl)
     .option('--results <dir>', 'where runs are written', 'results')
     .allowExcessArguments(false);
 }
@@ -79,7 +91,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; nemesisTarget: TargetSpec; faultDuration?: number; snapshotInterval: number; fencing: boolean;
-  seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; results: string;
+  seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string;
 }
 
 /** What a backend can do to its servers; auto is docker or local, which can do the same. */
@@ -115,6 +127,11 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     throw new UserError(`--fault-duration ${flags.faultDuration} is shorter than one tick (--tick-time ${flags.tickTime}): no fault would be seen.`);
   }
   if (flags.worker !== undefined) checkWorkerCommand(flags.worker);
+  // A Toxiproxy server has Toxiproxy's toxics only: refuse what needs this project's ZooKeeper-aware ones.
+  const zookeeperAware = flags.toxiproxy === undefined ? [] : flags.nemesis.filter((name) => NEMESES[name].needs.includes('zookeeper-aware-proxy'));
+  if (zookeeperAware.length > 0) {
+    throw new UserError(`--nemesis ${zookeeperAware.join(',')} needs this project's ZooKeeper-aware toxics, which a Toxiproxy server does not have; run ${zookeeperAware.length === 1 ? 'it' : 'them'} without --toxiproxy.`);
+  }
   return {
     recipe: flags.worker === undefined ? flags.recipe : 'custom',
     ...(flags.worker === undefined ? {} : { worker: flags.worker }),
@@ -138,6 +155,7 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     zkVersion: flags.zkVersion,
     backend: flags.backend,
     ...(flags.connect === undefined ? {} : { connect: flags.connect }),
+    ...(flags.toxiproxy === undefined ? {} : { toxiproxy: flags.toxiproxy }),
     results: flags.results,
   };
 }

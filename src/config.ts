@@ -38,6 +38,8 @@ export interface RunConfig {
   backend: BackendName | 'auto';
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
+  /** A Toxiproxy server's API URL: it carries the client-path faults instead of the built-in proxy. */
+  toxiproxy?: string;
   results: string;
   /** A run that carries out another run's schedule rather than its own seed's: a replay, or a shrink's attempt. */
   origin?: RunOrigin;
@@ -79,6 +81,7 @@ export function reproduceCommand(config: RunConfig & { runId?: string }): string
     config.zkVersion === undefined ? '' : `--zk-version ${config.zkVersion}`,
     `--backend ${config.backend}`,
     config.connect === undefined ? '' : `--connect ${config.connect}`,
+    config.toxiproxy === undefined ? '' : `--toxiproxy ${config.toxiproxy}`,
   ].filter((flag) => flag !== '');
   return `npm run jepsen -- ${flags.join(' ')}`;
 }

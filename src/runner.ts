@@ -175,7 +175,8 @@ class TestRun {
         ...(config.zkVersion === undefined ? {} : { zkVersion: config.zkVersion }),
       },
       paths: this.locks.map((lock) => `${LOCK_ROOT}/${lock}`),
-      proxy: { logFile: join(this.run.path, 'proxy.log') },
+      // The toxics' random draws follow the run's seed; a Toxiproxy server of the user's draws its own.
+      proxy: { logFile: join(this.run.path, 'proxy.log'), seed: config.seed, ...(config.toxiproxy === undefined ? {} : { toxiproxy: config.toxiproxy }) },
       ...(workload.usesResource
         ? { resource: { fencing: config.fencing, onWrite: (write) => this.history.write({ kind: 'resource', time: this.history.now(), ...write }) } }
         : {}),

@@ -21,8 +21,11 @@ export interface TestbedOptions {
   cluster: CreateClusterOptions | { use: Cluster };
   /** Persistent paths to create before anything connects (the lock parents). */
   paths?: readonly string[];
-  /** The fault proxy, its log in `logFile`; without it workers connect straight to the servers. */
-  proxy?: { logFile: string };
+  /**
+   * The fault proxy, its log in `logFile`, its toxicity drawn from `seed`; or, with `toxiproxy`, a Toxiproxy server
+   * the user runs. Without it workers connect straight to the servers.
+   */
+  proxy?: { logFile: string; seed?: number; toxiproxy?: string };
   /** The fenced resource lock holders write to. */
   resource?: FencedResourceOptions;
   /** Run once everything else is torn down, last, also on a signal. */
@@ -129,10 +132,7 @@ export class Testbed {
     }
     if (options.proxy !== undefined) {
       const cluster = this.cluster;
-      this.proxy_ = await startProxy({
-        servers: new Map(cluster.nodeIds.map((id) => [id, cluster.clientAddress(id)])),
-        logFile: options.proxy.logFile,
-      });
+      this.proxy_ = await startProxy({ servers: new Map(cluster.nodeIds.map((id) => [id, cluster.clientAddress(id)])), ...options.proxy });
     }
     if (options.resource !== undefined) this.resource_ = await startFencedResource(options.resource);
   }

@@ -1,102 +1,83 @@
 /**
- * The control API of the fault proxy (docs/proxy-api.md): request bodies as zod schemas, checked by the proxy,
- * and the shapes both sides share. The controller (client.ts) and the proxy (control.ts) import only this.
+ * The fault proxy's API (docs/proxy-api.md): Toxiproxy's HTTP API v2, as its server answers it, plus this
+ * project's extensions (ZooKeeper-aware toxics, events, sessions, connections). The shapes both the proxy and
+ * its clients use, and Toxiproxy's error vocabulary.
  */
-import { z } from 'zod';
 import type { ProxyLine } from '../../ground/history.ts';
+import type { StreamName } from './toxics/toxic.ts';
 
-const clientHostName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a client host name: 1-64 of A-Z a-z 0-9 . _ -');
-const serverId = z.number().int().positive();
-const sessionId = z.string().regex(/^(0x)?[0-9a-fA-F]{1,16}$/, 'a session id: hex, optionally 0x-prefixed');
+/** What GET /version answers (the Toxiproxy version whose API this one follows). */
+export const TOXIPROXY_VERSION = '2.12.0';
+export const DEFAULT_API_ADDRESS = '127.0.0.1:8474';
 
-export const addClientHostSchema = z.strictObject({ name: clientHostName });
-
-/** Which (client host, server) links an action applies to; an absent list means all of them. */
-export const linkSelectorSchema = z.strictObject({
-  clientHosts: z.array(clientHostName).optional(),
-  servers: z.array(serverId).optional(),
-});
-export type LinkSelector = z.infer<typeof linkSelectorSchema>;
-
-/** to-server: client → server bytes stop; to-client: server → client bytes stop; both: the link is silent. */
-export const directionSchema = z.enum(['both', 'to-server', 'to-client']);
-export type Direction = z.infer<typeof directionSchema>;
-
-export const partitionSchema = linkSelectorSchema.extend({ direction: directionSchema.default('both') });
-export type PartitionRequest = z.input<typeof partitionSchema>;
-
-const delaySchema = z.strictObject({
-  delayMs: z.number().min(0).max(60_000),
-  jitterMs: z.number().min(0).max(60_000).default(0),
-});
-export type Delay = z.input<typeof delaySchema>;
-
-/** Sets the delay of each direction of the chosen links; a direction left out gets no delay. */
-export const latencySchema = linkSelectorSchema.extend({
-  toServer: delaySchema.default({ delayMs: 0, jitterMs: 0 }),
-  toClient: delaySchema.default({ delayMs: 0, jitterMs: 0 }),
-});
-export type LatencyRequest = z.input<typeof latencySchema>;
-
-/**
- * Which request a fault hits: the first one, after arming, that matches every field given. Requests with a
- * negative xid (pings, auth, setWatches) never match: faults aim at client operations.
- */
-export const faultFilterSchema = z.strictObject({
-  /** Op names as in ZooDefs.OpCode: create, create2, delete, getChildren2, ... */
-  ops: z.array(z.string().min(1)).min(1).optional(),
-  pathPrefix: z.string().startsWith('/').optional(),
-  clientHost: clientHostName.optional(),
-  server: serverId.optional(),
-  session: sessionId.optional(),
-});
-export type FaultFilter = z.infer<typeof faultFilterSchema>;
-
-/**
- * lost-reply: forward the request, drop its reply, reset both sides.
- * lost-request: swallow the request, reset both sides.
- * hold-reply: forward the request, hold its reply (and everything after it) until the connection dies or the
- * fault is disarmed (then the held bytes go out intact).
- */
-export const faultKindSchema = z.enum(['lost-reply', 'lost-request', 'hold-reply']);
-export type FaultKind = z.infer<typeof faultKindSchema>;
-
-export const armSchema = z.strictObject({ kind: faultKindSchema, filter: faultFilterSchema.default({}) });
-
-export interface ClientHostAddresses {
-  /** "127.0.0.1:port,..." in server id order: give it to the host's ZooKeeper clients. */
-  connectString: string;
-  /** server id → the loopback port that leads to it for this host. */
-  ports: Record<number, number>;
+export interface ToxicJson {
+  attributes: Record<string, unknown>;
+  name: string;
+  type: string;
+  stream: StreamName;
+  toxicity: number;
 }
 
-export interface SessionLocation {
-  session: string;
-  server: number;
-  clientHost: string;
+export interface ProxyJson {
+  name: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics: ToxicJson[];
 }
 
-export interface ConnectionInfo {
+/** An error answer: Toxiproxy's `{"error": message, "status": code}`. */
+export class ApiError extends Error {
+  constructor(message: string, readonly status: 400 | 404 | 405 | 409 | 413 | 500) {
+    super(message);
+  }
+
+  /** Toxiproxy's prefix for a message about a field or body: "bad request body: ...". */
+  static joined(prefix: ApiError, detail: string): ApiError {
+    return new ApiError(`${prefix.message}: ${detail}`, prefix.status);
+  }
+}
+
+/** Toxiproxy's own errors, with its messages and codes (api.go). */
+export const ERRORS = {
+  badRequestBody: new ApiError('bad request body', 400),
+  missingField: new ApiError('missing required field', 400),
+  proxyNotFound: new ApiError('proxy not found', 404),
+  proxyAlreadyExists: new ApiError('proxy already exists', 409),
+  invalidStream: new ApiError('stream was invalid, can be either upstream or downstream', 400),
+  invalidToxicType: new ApiError('invalid toxic type', 400),
+  toxicAlreadyExists: new ApiError('toxic already exists', 409),
+  toxicNotFound: new ApiError('toxic not found', 404),
+} as const;
+
+/** Extension: one connection as GET /connections lists it. */
+export interface ConnectionJson {
   id: number;
-  clientHost: string;
-  server: number;
+  proxy: string;
   session?: string;
-  /** open: bytes flow (or are paused by a partition); waiting: accepted during a partition, not yet connected. */
-  state: 'open' | 'waiting';
+  /** closing: one side has closed, the other may still send for a moment. */
+  state: 'open' | 'closing';
 }
 
-/** What DELETE /faults/:id did: disarmed before matching, released a held reply, or found the fault finished. */
-export type DisarmOutcome = 'disarmed' | 'released' | 'finished';
+/** Extension: GET /sessions/{session}. */
+export interface SessionJson {
+  session: string;
+  proxy: string;
+}
 
 export const PROXY_EVENTS = [
+  'proxy-created',
+  'proxy-updated',
+  'proxy-deleted',
+  'toxic-added',
+  'toxic-updated',
+  'toxic-removed',
   'connection-opened',
   'connection-closed',
+  'passthrough',
   'session-established',
   'session-expired',
   'malformed-frame',
-  'partition-start',
-  'partition-stop',
-  'latency',
   'reset',
   'armed',
   'disarmed',
@@ -110,14 +91,28 @@ export const PROXY_EVENTS = [
 ] as const;
 export type ProxyEventName = (typeof PROXY_EVENTS)[number];
 
-/** One event of GET /events: a history `proxy` line (src/history.ts) with the proxy's clock instead of run time. */
-export interface ProxyEvent extends Omit<ProxyLine, 'kind' | 'time' | 'event'> {
+/** What the event fields of a history `proxy` line are, minus its time. */
+type EventFields = Omit<ProxyLine, 'kind' | 'time' | 'event'>;
+
+/** Extension: one event of GET /events, as the proxy writes it: about a proxy by its name. */
+export interface ServerEvent extends Omit<EventFields, 'clientHost' | 'server'> {
   /** process.hrtime.bigint() of the proxy (CLOCK_MONOTONIC, shared by every process here), decimal. */
+  monotonicNs: string;
+  event: ProxyEventName;
+  proxy?: string;
+}
+
+/** An event as a ProxyHandle delivers it: the proxy's name turned into its client host and server. */
+export interface ProxyEvent extends EventFields {
   monotonicNs: string;
   event: ProxyEventName;
 }
 
-/** The first line the proxy prints on stdout once it listens. */
+/** The one line the proxy prints on stdout once its API listens. */
 export interface ReadyLine {
-  controlPort: number;
+  /** host:port the API listens on. */
+  api: string;
+  port: number;
+  /** The seed of its random stream (toxicity, jitter, slice sizes). */
+  seed: number;
 }

@@ -1,34 +1,94 @@
 /**
- * The runner's side of the fault proxy: spawns the proxy process, speaks its control API (docs/proxy-api.md)
- * and delivers its events. The proxy runs apart so that the runner's garbage collection never stalls clients.
+ * The runner's side of the fault proxy: a ProxyHandle that drives a Toxiproxy-compatible server through
+ * `toxiproxy-node-client`, so the same nemesis code drives this project's proxy or a real Toxiproxy.
+ *
+ * - `startProxy({ servers, logFile })` spawns this project's proxy (main.ts) and attaches to it: every fault is
+ *   available, ZooKeeper-aware ones included, and its events stream in (`zkAware: true`).
+ * - `startProxy({ servers, toxiproxy: url })` attaches to a Toxiproxy server the user runs: the generic faults
+ *   (partition, latency, reset) work as on ours; ZooKeeper-aware faults, sessions, connections and events do not
+ *   exist there (`zkAware: false`) and their calls throw.
+ *
+ * One Toxiproxy proxy per client host and server, named `<host>-zk<id>` (`w1-zk2`), listening on 127.0.0.1.
+ * A partition is a `timeout` toxic (timeout 0) on the silenced streams, latency a `latency` toxic, a reset a
+ * disable-and-enable of the proxies, the ZooKeeper-aware faults zk_* toxics sharing one fault_id.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { registerCleanup } from '../../ground/cleanup.ts';
-import type {
-  ClientHostAddresses,
-  ConnectionInfo,
-  DisarmOutcome,
-  FaultFilter,
-  FaultKind,
-  LatencyRequest,
-  LinkSelector,
-  PartitionRequest,
-  ProxyEvent,
-  ReadyLine,
-  SessionLocation,
-} from './api.ts';
+import { Toxiproxy, type Proxy } from 'toxiproxy-node-client';
+import { EXIT, UserError } from '../../ground/errors.ts';
+import type { ConnectionJson, ProxyEvent, ProxyJson, ReadyLine, ServerEvent, SessionJson, ToxicJson } from './api.ts';
+import type { StreamName } from './toxics/toxic.ts';
 
-export type { ConnectionInfo, Delay, Direction, DisarmOutcome, FaultFilter, LatencyRequest, LinkSelector, PartitionRequest, ProxyEvent, SessionLocation } from './api.ts';
+export type { ProxyEvent } from './api.ts';
+
+/** Which (client host, server) links an action applies to; an absent list means all of them. */
+export interface LinkSelector {
+  clientHosts?: string[];
+  servers?: number[];
+}
+
+/** to-server: client → server bytes stop; to-client: server → client bytes stop; both: the link is silent. */
+export type Direction = 'both' | 'to-server' | 'to-client';
+
+export interface PartitionRequest extends LinkSelector {
+  direction?: Direction;
+}
+
+export interface Delay {
+  delayMs: number;
+  /** Each chunk's delay varies by up to this much either way. */
+  jitterMs?: number;
+}
+
+/** The delay of each direction of the chosen links; a direction left out gets none. */
+export interface LatencyRequest extends LinkSelector {
+  toServer?: Delay;
+  toClient?: Delay;
+}
+
+/**
+ * Which request a fault hits: the first one, after arming, that matches every field given. Requests with a
+ * negative xid (pings, auth, setWatches) never match: faults aim at client operations.
+ */
+export interface FaultFilter {
+  /** Op names as in ZooDefs.OpCode: create, create2, delete, getChildren2, ... */
+  ops?: string[];
+  pathPrefix?: string;
+  clientHost?: string;
+  server?: number;
+  session?: string;
+}
+
+export interface SessionLocation {
+  session: string;
+  server: number;
+  clientHost: string;
+}
+
+export interface ConnectionInfo {
+  id: number;
+  clientHost: string;
+  server: number;
+  session?: string;
+  /** closing: one side has closed, the other may still send for a moment. */
+  state: ConnectionJson['state'];
+}
+
+/** What disarming did: disarmed before it applied, released a held reply, or found the fault over. */
+export type DisarmOutcome = 'disarmed' | 'released' | 'finished';
 
 export interface StartProxyOptions {
   /** ZooKeeper servers by node id, as the proxy reaches them (Cluster.clientAddress). */
   servers: ReadonlyMap<number, { host: string; port: number }>;
-  /** The proxy logs every event and every error here (appending). */
-  logFile: string;
-  /** Frames longer than this are treated as malformed; default 4 MiB. */
+  /** Our proxy logs every event and every error here (appending). */
+  logFile?: string;
+  /** Frames longer than this are not parsed; default 4 MiB. */
   maxFrameBytes?: number;
+  /** Seed of our proxy's random stream (toxicity, jitter, slice sizes); default a random one. */
+  seed?: number;
+  /** A Toxiproxy server's API URL ("http://127.0.0.1:8474"): use it instead of spawning our proxy. */
+  toxiproxy?: string;
 }
 
 /** A fault waiting for its request. */
@@ -45,29 +105,35 @@ export interface ArmedFault {
 }
 
 export interface ProxyHandle {
-  readonly controlPort: number;
-  /** Opens one loopback listener per server for this client host; returns the connect string its clients use. */
+  /** The API's URL. */
+  readonly url: string;
+  /** True for this project's proxy: ZooKeeper-aware faults, sessions, connections and events are available. */
+  readonly zkAware: boolean;
+  /** Opens one proxy per server for this client host; returns the connect string its clients use. */
   addClientHost(name: string): Promise<string>;
-  /** Black-holes the chosen links (default every client host × every server, both directions). */
+  /** Silences the chosen links (default every client host × every server, both directions); bytes sent meanwhile are lost. */
   partition(request?: PartitionRequest): Promise<void>;
-  /** Lifts the partition of the chosen links (default all): held bytes flow on, waiting connections reset. */
+  /** Lifts the partition of the chosen links (default all); their connections close, as Toxiproxy's do. */
   heal(selector?: LinkSelector): Promise<void>;
   /** Sets the delay of each direction of the chosen links (a direction left out: no delay). */
   setLatency(request: LatencyRequest): Promise<void>;
-  /** Resets every connection of the chosen links now; resolves with how many. */
+  /**
+   * Closes every connection of the chosen links now; resolves with how many (against a Toxiproxy server, which
+   * does not count them: how many links).
+   */
   reset(selector?: LinkSelector): Promise<number>;
   armLostReply(filter?: FaultFilter): Promise<ArmedFault>;
   armLostRequest(filter?: FaultFilter): Promise<ArmedFault>;
   armHoldReply(filter?: FaultFilter): Promise<ArmedFault>;
   disarm(faultId: number): Promise<DisarmOutcome>;
-  /** Heals partitions, clears latency, disarms pending faults and releases held replies. */
+  /** Removes every toxic of every link (partitions, latency, pending faults; held replies are released). */
   healAll(): Promise<void>;
   /** The server (and client host) a session's connection goes to right now; undefined when it has none. */
   sessionServer(session: string): Promise<SessionLocation | undefined>;
   connections(): Promise<ConnectionInfo[]>;
   /** Every event of the proxy, in order; returns a function that unsubscribes. */
   onEvent(listener: (event: ProxyEvent) => void): () => void;
-  /** Stops the proxy process (every connection through it closes). Safe to call twice. */
+  /** Stops our proxy process (every connection through it closes), or removes our proxies from a Toxiproxy server. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -75,52 +141,105 @@ const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
-/** Events that end a fault: the ones that apply it, and the ones that end it without effect. */
-const APPLIED_EVENTS = new Set<ProxyEvent['event']>(['request-dropped', 'reply-dropped', 'reply-held']);
-const UNAPPLIED_EVENTS = new Set<ProxyEvent['event']>(['disarmed', 'fault-aborted']);
+const CLIENT_HOST_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** Events that apply a fault, and the ones that end it. */
+const APPLYING = new Set<ProxyEvent['event']>(['request-dropped', 'reply-dropped', 'reply-held']);
+const ENDING: ReadonlyMap<ProxyEvent['event'], DisarmOutcome> = new Map([
+  ['disarmed', 'disarmed'],
+  ['reply-released', 'released'],
+  ['request-dropped', 'finished'],
+  ['reply-dropped', 'finished'],
+  ['reply-discarded', 'finished'],
+  ['fault-aborted', 'finished'],
+] as const);
+
+const ZK_FAULT_TOXICS = { 'lost-reply': 'zk_lost_reply', 'lost-request': 'zk_lost_request', 'hold-reply': 'zk_hold_reply' } as const;
+type FaultKind = keyof typeof ZK_FAULT_TOXICS;
 
 export async function startProxy(options: StartProxyOptions): Promise<ProxyHandle> {
-  const servers = [...options.servers].map(([id, { host, port }]) => `${id}=${host}:${port}`).join(',');
-  const args = ['--import', 'tsx', MAIN, '--servers', servers, '--log-file', options.logFile];
+  if (options.toxiproxy !== undefined) return attachToxiproxy(options.toxiproxy, options.servers);
+  const args = ['--import', 'tsx', MAIN, '--api', '127.0.0.1:0', '--exit-with-parent'];
+  if (options.logFile !== undefined) args.push('--log-file', options.logFile);
   if (options.maxFrameBytes !== undefined) args.push('--max-frame-bytes', String(options.maxFrameBytes));
+  if (options.seed !== undefined) args.push('--seed', String(options.seed));
+  // Whoever starts it closes it (a testbed does); with --exit-with-parent it also leaves when this process is gone.
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const unregisterCleanup = registerCleanup(`fault proxy ${child.pid}`, () => stopChild(child));
   try {
     const ready = await readReadyLine(child);
-    const handle = new ProxyClient(child, ready.controlPort, unregisterCleanup);
+    const handle = new ToxiproxyHandle(`http://${ready.api}`, options.servers, child);
     await handle.subscribe();
     return handle;
   } catch (error) {
     await stopChild(child);
-    unregisterCleanup();
     throw error;
   }
 }
 
-class ProxyClient implements ProxyHandle {
+/** A handle on a Toxiproxy server the user runs: generic faults only. */
+export async function attachToxiproxy(url: string, servers: StartProxyOptions['servers']): Promise<ProxyHandle> {
+  const base = url.replace(/\/+$/, '');
+  try {
+    await new Toxiproxy(base).getVersion();
+  } catch (error) {
+    throw new UserError(`--toxiproxy ${url}: no Toxiproxy server answers there (${(error as Error).message})`, EXIT.environment);
+  }
+  return new ToxiproxyHandle(base, servers, undefined);
+}
+
+interface Link {
+  clientHost: string;
+  server: number;
+  proxy: Proxy;
+}
+
+/** One armed fault: its toxics, and what its events said. */
+interface TrackedFault {
+  toxics: { link: Link; name: string }[];
+  applied: Promise<ProxyEvent | undefined>;
+  ended: Promise<DisarmOutcome>;
+  settleApplied(event: ProxyEvent | undefined): void;
+  settleEnded(outcome: DisarmOutcome): void;
+  /** Its toxics are being removed, or are gone. */
+  over: boolean;
+  /** Armed by this handle (not merely seen in the events). */
+  ours: boolean;
+}
+
+const partitionToxic = (stream: StreamName): string => `partition_${stream}`;
+const latencyToxic = (stream: StreamName): string => `latency_${stream}`;
+const isNotFound = (error: unknown): boolean => /status code 404\b/.test((error as Error).message);
+
+class ToxiproxyHandle implements ProxyHandle {
+  readonly zkAware: boolean;
+  private readonly toxiproxy: Toxiproxy;
+  private readonly links = new Map<string, Link>();
+  private readonly hosts = new Map<string, string>();
+  private readonly faults = new Map<number, TrackedFault>();
   private readonly listeners = new Set<(event: ProxyEvent) => void>();
-  private readonly faultWaiters = new Map<number, (event: ProxyEvent | undefined) => void>();
-  /** Fault outcomes that arrived before the arming call returned. */
-  private readonly earlyOutcomes = new Map<number, ProxyEvent | undefined>();
   private eventsRequest: http.ClientRequest | undefined;
+  private nextToxic = 1;
   private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly child: ChildProcess,
-    readonly controlPort: number,
-    private readonly unregisterCleanup: () => void,
-  ) {}
+    readonly url: string,
+    private readonly servers: StartProxyOptions['servers'],
+    /** Our proxy's process, when this handle spawned it; undefined on a Toxiproxy server of the user's. */
+    private readonly spawned: ChildProcess | undefined,
+  ) {
+    this.toxiproxy = new Toxiproxy(url);
+    this.zkAware = spawned !== undefined;
+  }
 
   /** Opens the event stream; resolves once the proxy answered, so no later event can be missed. */
   subscribe(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const request = http.get({ host: '127.0.0.1', port: this.controlPort, path: '/events', agent: false }, (response) => {
+      const request = http.get(`${this.url}/events`, { agent: false }, (response) => {
         let partial = '';
         response.setEncoding('utf8');
         response.on('data', (text: string) => {
           const lines = (partial + text).split('\n');
           partial = lines.pop()!;
-          for (const line of lines) if (line !== '') this.dispatch(JSON.parse(line) as ProxyEvent);
+          for (const line of lines) if (line !== '') this.dispatch(JSON.parse(line) as ServerEvent);
         });
         resolve();
       });
@@ -129,17 +248,34 @@ class ProxyClient implements ProxyHandle {
     });
   }
 
-  private dispatch(event: ProxyEvent): void {
-    if (event.faultId !== undefined && (APPLIED_EVENTS.has(event.event) || UNAPPLIED_EVENTS.has(event.event))) {
-      const outcome = APPLIED_EVENTS.has(event.event) ? event : undefined;
-      const waiter = this.faultWaiters.get(event.faultId);
-      if (waiter === undefined) this.earlyOutcomes.set(event.faultId, outcome);
-      else {
-        this.faultWaiters.delete(event.faultId);
-        waiter(outcome);
+  private dispatch({ proxy, ...fields }: ServerEvent): void {
+    const link = proxy === undefined ? undefined : this.links.get(proxy);
+    const event: ProxyEvent = link === undefined ? fields : { ...fields, clientHost: link.clientHost, server: link.server };
+    if (event.faultId !== undefined) {
+      const fault = this.tracked(event.faultId);
+      if (APPLYING.has(event.event)) fault.settleApplied(event);
+      const outcome = ENDING.get(event.event);
+      if (outcome !== undefined) {
+        fault.settleApplied(undefined);
+        fault.settleEnded(outcome);
+        if (!fault.over) void this.removeFaultToxics(fault).catch(() => undefined);
       }
     }
     for (const listener of this.listeners) listener(event);
+  }
+
+  /** The fault's record, made on first sight: its events may come before its arming call has returned. */
+  private tracked(id: number): TrackedFault {
+    let fault = this.faults.get(id);
+    if (fault === undefined) {
+      let settleApplied!: (event: ProxyEvent | undefined) => void;
+      let settleEnded!: (outcome: DisarmOutcome) => void;
+      const applied = new Promise<ProxyEvent | undefined>((resolve) => (settleApplied = resolve));
+      const ended = new Promise<DisarmOutcome>((resolve) => (settleEnded = resolve));
+      fault = { toxics: [], applied, ended, settleApplied, settleEnded, over: false, ours: false };
+      this.faults.set(id, fault);
+    }
+    return fault;
   }
 
   onEvent(listener: (event: ProxyEvent) => void): () => void {
@@ -148,24 +284,75 @@ class ProxyClient implements ProxyHandle {
   }
 
   async addClientHost(name: string): Promise<string> {
-    const addresses = await this.call<ClientHostAddresses>('POST', '/client-hosts', { name });
-    return addresses.connectString;
+    if (!CLIENT_HOST_NAME.test(name)) throw new Error(`fault proxy: '${name}' is not a client host name (1-64 of A-Z a-z 0-9 . _ -)`);
+    const known = this.hosts.get(name);
+    if (known !== undefined) return known;
+    const servers = [...this.servers.keys()].sort((a, b) => a - b);
+    // populate replaces a proxy of that name left by an earlier run, and opens them all in one call.
+    const proxies = await this.api('open proxies', () => this.toxiproxy.populate(servers.map((server) => {
+      const { host, port } = this.servers.get(server)!;
+      return { name: `${name}-zk${server}`, listen: '127.0.0.1:0', upstream: `${host}:${port}`, enabled: true };
+    })));
+    const addresses = servers.map((server) => {
+      const proxy = proxies[`${name}-zk${server}`]!;
+      this.links.set(proxy.name, { clientHost: name, server, proxy });
+      return proxy.listen.replace(/^(0\.0\.0\.0|\[::\]|):/, '127.0.0.1:');
+    });
+    const connectString = addresses.join(',');
+    this.hosts.set(name, connectString);
+    return connectString;
+  }
+
+  private select(selector: LinkSelector): Link[] {
+    for (const host of selector.clientHosts ?? []) {
+      if (!this.hosts.has(host)) throw new Error(`fault proxy: unknown client host '${host}'`);
+    }
+    for (const server of selector.servers ?? []) {
+      if (!this.servers.has(server)) throw new Error(`fault proxy: unknown server ${server}`);
+    }
+    return [...this.links.values()].filter((link) =>
+      (selector.clientHosts?.includes(link.clientHost) ?? true) && (selector.servers?.includes(link.server) ?? true));
   }
 
   async partition(request: PartitionRequest = {}): Promise<void> {
-    await this.call('POST', '/partition', request);
+    const direction = request.direction ?? 'both';
+    const silenced: StreamName[] = direction === 'both' ? ['upstream', 'downstream'] : [direction === 'to-server' ? 'upstream' : 'downstream'];
+    await Promise.all(this.select(request).map(async (link) => {
+      for (const stream of ['upstream', 'downstream'] as const) {
+        if (!silenced.includes(stream)) await this.removeToxic(link, partitionToxic(stream));
+      }
+      for (const stream of silenced) await this.setToxic(link, partitionToxic(stream), 'timeout', stream, { timeout: 0 });
+    }));
   }
 
   async heal(selector: LinkSelector = {}): Promise<void> {
-    await this.call('POST', '/heal', selector);
+    await Promise.all(this.select(selector).map(async (link) => {
+      for (const stream of ['upstream', 'downstream'] as const) await this.removeToxic(link, partitionToxic(stream));
+    }));
   }
 
   async setLatency(request: LatencyRequest): Promise<void> {
-    await this.call('POST', '/latency', request);
+    const delays: [StreamName, Delay | undefined][] = [['upstream', request.toServer], ['downstream', request.toClient]];
+    await Promise.all(this.select(request).map(async (link) => {
+      for (const [stream, delay] of delays) {
+        const latency = Math.round(delay?.delayMs ?? 0);
+        const jitter = Math.round(delay?.jitterMs ?? 0);
+        if (latency === 0 && jitter === 0) await this.removeToxic(link, latencyToxic(stream));
+        else await this.setToxic(link, latencyToxic(stream), 'latency', stream, { latency, jitter });
+      }
+    }));
   }
 
   async reset(selector: LinkSelector = {}): Promise<number> {
-    return (await this.call<{ connections: number }>('POST', '/reset', selector)).connections;
+    const links = this.select(selector);
+    const names = new Set(links.map((link) => link.proxy.name));
+    const count = this.zkAware ? (await this.extension<ConnectionJson[]>('/connections')).filter((connection) => names.has(connection.proxy)).length : links.length;
+    await Promise.all(links.map(async (link) => {
+      const { listen, upstream } = link.proxy;
+      await this.api(`disable ${link.proxy.name}`, () => link.proxy.update({ enabled: false, listen, upstream }));
+      await this.api(`enable ${link.proxy.name}`, () => link.proxy.update({ enabled: true, listen, upstream }));
+    }));
+    return count;
   }
 
   armLostReply(filter: FaultFilter = {}): Promise<ArmedFault> {
@@ -180,80 +367,130 @@ class ProxyClient implements ProxyHandle {
     return this.arm('hold-reply', filter);
   }
 
+  /** One zk_* toxic on every link the filter names, all sharing the fault_id the first one was given. */
   private async arm(kind: FaultKind, filter: FaultFilter): Promise<ArmedFault> {
-    const { id } = await this.call<{ id: number }>('POST', '/faults', { kind, filter });
-    const applied = new Promise<ProxyEvent | undefined>((resolve) => {
-      if (this.earlyOutcomes.has(id)) {
-        resolve(this.earlyOutcomes.get(id));
-        this.earlyOutcomes.delete(id);
-      } else {
-        this.faultWaiters.set(id, resolve);
-      }
+    this.requireZkAware(`a ${kind} fault (toxic ${ZK_FAULT_TOXICS[kind]})`);
+    const links = this.select({
+      ...(filter.clientHost === undefined ? {} : { clientHosts: [filter.clientHost] }),
+      ...(filter.server === undefined ? {} : { servers: [filter.server] }),
     });
-    return { id, applied, disarm: () => this.disarm(id) };
+    if (links.length === 0) throw new Error('fault proxy: no client host to arm a fault on');
+    const name = `fault_${this.nextToxic++}`;
+    const attributes = { ops: filter.ops ?? [], path_prefix: filter.pathPrefix ?? '', session: filter.session ?? '', fault_id: 0 };
+    const first = await this.addToxic(links[0]!, name, ZK_FAULT_TOXICS[kind], 'upstream', attributes);
+    const id = first.attributes['fault_id'] as number;
+    const fault = this.tracked(id);
+    fault.ours = true;
+    fault.toxics.push({ link: links[0]!, name });
+    for (const link of links.slice(1)) {
+      await this.addToxic(link, name, ZK_FAULT_TOXICS[kind], 'upstream', { ...attributes, fault_id: id });
+      fault.toxics.push({ link, name });
+    }
+    if (fault.over) await this.removeFaultToxics(fault); // it ended while the others were being added
+    return { id, applied: fault.applied, disarm: () => this.disarm(id) };
   }
 
   async disarm(faultId: number): Promise<DisarmOutcome> {
-    return (await this.call<{ outcome: DisarmOutcome }>('DELETE', `/faults/${faultId}`)).outcome;
+    const fault = this.faults.get(faultId);
+    if (fault === undefined) throw new Error(`fault proxy: no fault ${faultId}`);
+    await this.removeFaultToxics(fault);
+    return fault.ended;
+  }
+
+  /** Removing a fault's last toxic ends it (disarmed, or a held reply released): its final event follows. */
+  private async removeFaultToxics(fault: TrackedFault): Promise<void> {
+    fault.over = true;
+    await Promise.all(fault.toxics.splice(0).map(({ link, name }) => this.removeToxic(link, name)));
   }
 
   async healAll(): Promise<void> {
-    await this.call('POST', '/heal-all');
+    await Promise.all([...this.links.values()].map(async (link) => {
+      const path = `${this.url}/proxies/${link.proxy.name}`;
+      const current = (await this.api(`read ${link.proxy.name}`, () => this.toxiproxy.getApi().get<ProxyJson>(path))).data;
+      for (const toxic of current.toxics) await this.removeToxic(link, toxic.name);
+      if (!current.enabled) await this.api(`enable ${link.proxy.name}`, () => link.proxy.update({ enabled: true, listen: current.listen, upstream: current.upstream }));
+    }));
+    await Promise.all([...this.faults.values()].filter((fault) => fault.ours).map((fault) => fault.ended));
   }
 
   async sessionServer(session: string): Promise<SessionLocation | undefined> {
-    return this.call<SessionLocation>('GET', `/sessions/${encodeURIComponent(session)}`, undefined, true);
+    this.requireZkAware('sessionServer');
+    const location = await this.extension<SessionJson>(`/sessions/${encodeURIComponent(session)}`, true);
+    const link = location === undefined ? undefined : this.links.get(location.proxy);
+    return location === undefined || link === undefined ? undefined : { session: location.session, server: link.server, clientHost: link.clientHost };
   }
 
-  connections(): Promise<ConnectionInfo[]> {
-    return this.call<ConnectionInfo[]>('GET', '/connections');
+  async connections(): Promise<ConnectionInfo[]> {
+    this.requireZkAware('connections');
+    return (await this.extension<ConnectionJson[]>('/connections')).flatMap((connection) => {
+      const link = this.links.get(connection.proxy);
+      if (link === undefined) return [];
+      return [{ id: connection.id, clientHost: link.clientHost, server: link.server, ...(connection.session === undefined ? {} : { session: connection.session }), state: connection.state }];
+    });
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.eventsRequest?.destroy();
-      await stopChild(this.child);
-      this.unregisterCleanup();
-      for (const waiter of this.faultWaiters.values()) waiter(undefined);
-      this.faultWaiters.clear();
+      if (this.spawned !== undefined) await stopChild(this.spawned);
+      else await Promise.all([...this.links.values()].map((link) => link.proxy.remove().catch(() => undefined)));
+      for (const fault of this.faults.values()) {
+        fault.settleApplied(undefined);
+        fault.settleEnded('finished');
+      }
     })();
     return this.closing;
   }
 
-  /** One control call; with `absentIsUndefined`, a 404 answers undefined instead of throwing. */
-  private call<T>(method: string, path: string, body?: unknown, absentIsUndefined = false): Promise<T> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) {
-      return Promise.reject(new Error(`fault proxy has exited (${this.child.exitCode ?? this.child.signalCode})`));
+  private requireZkAware(what: string): void {
+    if (!this.zkAware) throw new Error(`fault proxy: ${what} needs this project's ZooKeeper-aware proxy; the Toxiproxy server at ${this.url} has none`);
+  }
+
+  /** Adds the toxic, or updates it when the link has it already. */
+  private async setToxic(link: Link, name: string, type: string, stream: StreamName, attributes: Record<string, unknown>): Promise<void> {
+    try {
+      const existing = await link.proxy.getToxic(name);
+      await this.api(`update ${name} on ${link.proxy.name}`, () => existing.update({ ...existing.toJson(), attributes }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.addToxic(link, name, type, stream, attributes);
     }
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise<T>((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.controlPort,
-          method,
-          path,
-          agent: false,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            const answer = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T & { error?: string };
-            if (response.statusCode === 200) resolve(answer);
-            else if (response.statusCode === 404 && absentIsUndefined) resolve(undefined as T);
-            else reject(new Error(`fault proxy: ${method} ${path}: ${answer.error ?? response.statusCode}`));
-          });
-        },
-      );
-      request.on('error', reject);
-      request.end(payload);
-    });
+  }
+
+  private async addToxic(link: Link, name: string, type: string, stream: StreamName, attributes: Record<string, unknown>): Promise<ToxicJson> {
+    // The client's types list Toxiproxy's toxic types; this project's zk_* ones are extensions of the same API.
+    const body = { name, type, stream, toxicity: 1, attributes } as unknown as Parameters<Proxy['addToxic']>[0];
+    return (await this.api(`add ${type} toxic ${name} to ${link.proxy.name}`, () => link.proxy.addToxic(body))).toJson() as unknown as ToxicJson;
+  }
+
+  /** Removes a toxic; one that is not there (removed already) is no error. */
+  private async removeToxic(link: Link, name: string): Promise<void> {
+    try {
+      await this.toxiproxy.getApi().delete(`${this.url}/proxies/${link.proxy.name}/toxics/${name}`);
+    } catch (error) {
+      if (!isNotFound(error)) throw new Error(`fault proxy: remove toxic ${name} from ${link.proxy.name}: ${(error as Error).message}`);
+    }
+  }
+
+  private async api<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new Error(`fault proxy: ${what}: ${(error as Error).message}`);
+    }
+  }
+
+  /** A GET on one of our proxy's extension routes; with `absentIsUndefined`, a 404 answers undefined. */
+  private async extension<T>(path: string, absentIsUndefined = false): Promise<T> {
+    const response = await fetch(`${this.url}${path}`);
+    if (response.status === 404 && absentIsUndefined) return undefined as T;
+    const body = await response.json() as T & { error?: string };
+    if (!response.ok) throw new Error(`fault proxy: GET ${path}: ${body.error ?? response.status}`);
+    return body;
   }
 }
 
-/** Waits for `{"controlPort":N}`; afterwards the proxy's stderr (only ever a crash report) goes to ours. */
+/** Waits for the ready line; afterwards the proxy's stderr (only ever a crash report) goes to ours. */
 function readReadyLine(child: ChildProcess): Promise<ReadyLine> {
   return new Promise((resolve, reject) => {
     let stdout = '';
@@ -273,7 +510,7 @@ function readReadyLine(child: ChildProcess): Promise<ReadyLine> {
         child.stdout!.resume();
         resolve(ready);
       } catch {
-        fail(`printed '${line}' instead of its control port`);
+        fail(`printed '${line}' instead of its address`);
       }
     };
     const onExit = (code: number | null, signal: string | null): void => fail(`exited at start (${code ?? signal})`);

@@ -49,6 +49,21 @@ export function formatHex(value: bigint): string {
   return `0x${value.toString(16)}`;
 }
 
+/**
+ * Whether a client's first bytes can start a ZooKeeper session, whose first four are the length of a
+ * ConnectRequest: 'undecided' until they could still be one. A four-letter word (`ruok` is 0x72756f6b) or any
+ * other protocol is told apart by its first byte, which no sane frame length has.
+ */
+export function sessionStart(firstBytes: Buffer, maxFrameBytes: number): 'session' | 'not-session' | 'undecided' {
+  const known = Math.min(firstBytes.length, LENGTH_BYTES);
+  let smallest = 0;
+  for (let index = 0; index < LENGTH_BYTES; index += 1) smallest = smallest * 256 + (index < known ? firstBytes[index]! : 0);
+  const largest = smallest + 256 ** (LENGTH_BYTES - known) - 1;
+  // Read as signed: a first byte of 0x80 or more is a negative length.
+  if (firstBytes[0]! >= 0x80 || largest < CONNECT_REQUEST_MIN_BYTES || smallest > maxFrameBytes) return 'not-session';
+  return known === LENGTH_BYTES ? 'session' : 'undecided';
+}
+
 /** A frame head: the whole frame, or its first INSPECT_BYTES; offset 0 is the length prefix. */
 export type FrameHead = Buffer;
 
@@ -165,9 +180,11 @@ export class FrameScanner {
     private readonly forward: (bytes: Buffer) => void,
   ) {}
 
-  /** True between a frame's first byte and its last: the stream ending now would cut the frame short. */
-  get midFrame(): boolean {
-    return this.bodyLeft > 0 || this.stash !== undefined;
+  /** The bytes it kept back (the start of a frame whose head is not complete yet), to pass on unparsed. */
+  takeStash(): Buffer | undefined {
+    const stash = this.stash;
+    this.stash = undefined;
+    return stash;
   }
 
   push(chunk: Buffer): Cut | undefined {

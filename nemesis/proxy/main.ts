@@ -1,75 +1,79 @@
 /**
- * The fault proxy's process: `node --import tsx nemesis/proxy/main.ts --servers 1=10.0.0.1:2181,2=... --log-file F
- * [--max-frame-bytes N]`. Prints one JSON line `{"controlPort":N}` on stdout once it listens, then serves the
- * control API (docs/proxy-api.md). It exits on SIGTERM or SIGINT, and when its parent (the controller) is gone.
+ * The fault proxy's process, a Toxiproxy-compatible server: `npm run proxy -- [--api HOST:PORT] [--seed N]
+ * [--log-file F] [--max-frame-bytes N] [--exit-with-parent]`. Serves Toxiproxy's HTTP API v2 and this project's
+ * extensions (docs/proxy-api.md) on --api (default 127.0.0.1:8474; port 0: any free port). Prints one JSON line
+ * `{"api":"127.0.0.1:8474","port":8474,"seed":N}` on stdout once it listens. Exits on SIGTERM or SIGINT, and with
+ * --exit-with-parent also once the process that started it is gone.
  */
 import { createWriteStream, openSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
-import type { ProxyEvent, ReadyLine } from './api.ts';
+import { randomInt } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT } from '../../ground/errors.ts';
+import { createRandom } from '../../ground/random.ts';
+import { DEFAULT_API_ADDRESS, type ReadyLine, type ServerEvent } from './api.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.ts';
+import { ProxyServer } from './collection.ts';
 import { ControlServer } from './control.ts';
-import { FaultProxyServer, type ServerTarget } from './proxy.ts';
 
-const USAGE_EXIT_CODE = 2;
-
-function parseServers(text: string): Map<number, ServerTarget> {
-  const servers = new Map<number, ServerTarget>();
-  for (const entry of text.split(',')) {
-    const match = /^(\d+)=([^:]+):(\d+)$/.exec(entry.trim());
-    if (match === null) throw new InvalidArgumentError(`'${entry}' is not id=host:port`);
-    const [, id, host, port] = match;
-    if (Number(port) < 1 || Number(port) > 65_535) throw new InvalidArgumentError(`port ${port} out of range`);
-    servers.set(Number(id), { host: host!, port: Number(port) });
-  }
-  return servers;
+function parseApiAddress(text: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(text.trim());
+  if (match === null || Number(match[2]) > 65_535) throw new InvalidArgumentError(`'${text}' is not HOST:PORT`);
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
 }
 
-function parsePositiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`'${text}' is not a positive integer`);
-  return value;
+function parseInteger(min: number, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || value < min || value > max) throw new InvalidArgumentError(`'${text}' is not a whole number from ${min} to ${max}`);
+    return value;
+  };
 }
 
-const options = new Command('proxy')
-  .description('ZooKeeper-aware fault proxy between client hosts and servers')
-  .requiredOption('--servers <list>', 'server id=host:port, comma separated', parseServers)
-  .requiredOption('--log-file <path>', 'where the proxy logs every event and every error')
-  .option('--max-frame-bytes <n>', 'frames longer than this are malformed', parsePositiveInteger, DEFAULT_MAX_FRAME_BYTES)
+const command = new Command('proxy')
+  .description("the fault proxy: Toxiproxy's HTTP API v2 and toxics, plus ZooKeeper-aware ones (docs/proxy-api.md)")
+  .addOption(new Option('--api <host:port>', 'where the HTTP API listens (port 0: any free port)').argParser(parseApiAddress).default(parseApiAddress(DEFAULT_API_ADDRESS), DEFAULT_API_ADDRESS))
+  .option('--seed <n>', 'seed of the random stream toxicity, jitter and slice sizes are drawn from (default: a random one, printed)', parseInteger(0, 2 ** 31 - 1))
+  .option('--log-file <path>', 'append every event and error here (default: stderr)')
+  .option('--max-frame-bytes <n>', 'a ZooKeeper frame announcing more is not parsed (the connection passes unparsed)', parseInteger(1, 2 ** 31 - 1), DEFAULT_MAX_FRAME_BYTES)
+  .option('--exit-with-parent', 'exit once the process that started this one is gone')
+  .allowExcessArguments(false)
   .exitOverride()
-  .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `proxy: ${text}` : text) })
-  .showHelpAfterError(false);
+  .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `proxy: ${text}` : text) });
 
 try {
-  options.parse();
+  command.parse();
 } catch (error) {
-  process.exit((error as { exitCode?: number }).exitCode === 0 ? 0 : USAGE_EXIT_CODE);
+  process.exit((error as { exitCode?: number }).exitCode === 0 ? 0 : EXIT.badArguments);
 }
-const { servers, logFile, maxFrameBytes } = options.opts<{ servers: Map<number, ServerTarget>; logFile: string; maxFrameBytes: number }>();
+const options = command.opts<{ api: { host: string; port: number }; seed?: number; logFile?: string; maxFrameBytes: number; exitWithParent?: boolean }>();
+const seed = options.seed ?? randomInt(0, 2 ** 31 - 1);
 
-let logFd: number;
-try {
-  logFd = openSync(logFile, 'a');
-} catch (error) {
-  process.stderr.write(`proxy: cannot open the log file ${logFile}: ${(error as Error).message}\n`);
-  process.exit(1);
+let logStream: NodeJS.WritableStream = process.stderr;
+if (options.logFile !== undefined) {
+  try {
+    logStream = createWriteStream('', { fd: openSync(options.logFile, 'a') });
+  } catch (error) {
+    process.stderr.write(`proxy: cannot open the log file ${options.logFile}: ${(error as Error).message}\n`);
+    process.exit(EXIT.environment);
+  }
+  logStream.on('error', (error: Error) => process.stderr.write(`proxy: cannot write the log file ${options.logFile}: ${error.message}\n`));
 }
-const logStream = createWriteStream('', { fd: logFd });
-logStream.on('error', (error) => process.stderr.write(`proxy: cannot write the log file ${logFile}: ${error.message}\n`));
 const log = (message: string): void => {
   logStream.write(`${new Date().toISOString()} ${message}\n`);
 };
 
-const proxy = new FaultProxyServer({
-  servers,
-  maxFrameBytes,
+const random = createRandom(seed);
+const proxies = new ProxyServer({
+  maxFrameBytes: options.maxFrameBytes,
+  random: () => random.float(),
   log,
   emit: (fields) => {
-    const event = { monotonicNs: process.hrtime.bigint().toString(), ...fields } as ProxyEvent;
+    const event = { monotonicNs: process.hrtime.bigint().toString(), ...fields } as ServerEvent;
     log(JSON.stringify(event));
     control.publish(event);
   },
 });
-const control = new ControlServer(proxy);
+const control = new ControlServer(proxies, log);
 
 // A bug must not take every client connection down with it: log it and keep serving.
 process.on('uncaughtException', (error) => log(`uncaught: ${error.stack ?? error.message}`));
@@ -79,20 +83,29 @@ async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log(`shutting down: ${reason}`);
-  await proxy.close();
+  await proxies.close();
   await control.close();
-  await new Promise<void>((resolve) => logStream.end(resolve));
+  if (logStream !== process.stderr) await new Promise<void>((resolve) => logStream.end(resolve));
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-// An orphan proxy would hold its ports forever: once the controller is gone (even by SIGKILL), leave.
-const controllerPid = process.ppid;
-setInterval(() => {
-  if (process.ppid !== controllerPid) void shutdown(`controller ${controllerPid} is gone`);
-}, 500).unref();
+if (options.exitWithParent === true) {
+  // An orphan proxy would hold its ports forever: once the controller is gone (even by SIGKILL), leave.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown(`parent ${parent} is gone`);
+  }, 500).unref();
+}
 
-const controlPort = await control.listen();
-log(`listening: control on 127.0.0.1:${controlPort}, servers ${[...servers].map(([id, s]) => `${id}=${s.host}:${s.port}`).join(',')}`);
-const ready: ReadyLine = { controlPort };
+let port: number;
+try {
+  port = await control.listen(options.api.host, options.api.port);
+} catch (error) {
+  process.stderr.write(`proxy: cannot listen on ${options.api.host}:${options.api.port}: ${(error as Error).message}\n`);
+  process.exit(EXIT.environment);
+}
+const api = `${options.api.host.includes(':') ? `[${options.api.host}]` : options.api.host}:${port}`;
+log(`listening: API on ${api}, seed ${seed}`);
+const ready: ReadyLine = { api, port, seed };
 process.stdout.write(`${JSON.stringify(ready)}\n`);

@@ -1,8 +1,10 @@
 /**
- * The fault proxy against a real three-node ensemble, through the npm `zookeeper` client (the C client). One
- * cluster and one proxy serve every test; each test heals what it did.
+ * The fault proxy against a real three-node ensemble, through the npm `zookeeper` client (the C client) and
+ * kazoo. One cluster and one proxy serve every test; each test heals what it did.
  */
+import { execFile } from 'node:child_process';
 import net from 'node:net';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +153,23 @@ describe('fault proxy', () => {
     expect(formatSessionId((await client.exists(node, false))!.ephemeralOwner)).toBe(sessionOf(client));
   });
 
+  it('holds the reply to a create (committed on the server) until disarmed, then lets it go intact', async () => {
+    const parent = `${ROOT}/hold-reply`;
+    await admin.create(parent, '', ZOO_PERSISTENT);
+    const client = await clientOf('w1');
+    const fault = await proxy.armHoldReply({ ops: ['create', 'create2'], pathPrefix: `${parent}/`, clientHost: 'w1' });
+    let settled = false;
+    const created = client.create(`${parent}/n-`, '', ZOO_EPHEMERAL_SEQUENTIAL).finally(() => (settled = true));
+    expect(await withTimeout(fault.applied, 5_000, 'no reply-held event')).toMatchObject({ event: 'reply-held', clientHost: 'w1', op: 'create', path: `${parent}/n-`, err: 0 });
+    expect(await adminChildren(parent)).toHaveLength(1);
+    await sleep(300); // well within the client's read timeout: only the proxy keeps the answer back
+    expect(settled).toBe(false);
+    expect(await fault.disarm()).toBe('released');
+    const path = await withTimeout(created, 5_000, 'the held create did not complete');
+    expect(path).toBe(`${parent}/${(await adminChildren(parent))[0]}`);
+    expect(events.filter((event) => event.faultId === fault.id).map((event) => event.event)).toEqual(['armed', 'matched', 'reply-held', 'reply-released']);
+  });
+
   it('black-holes a client past its session timeout: another host sees its node vanish, then it learns of the expiry', async () => {
     const sessionTimeoutMs = 2_000;
     const cutOff = await clientOf('w1', sessionTimeoutMs);
@@ -179,7 +198,7 @@ describe('fault proxy', () => {
     await proxy.heal({ clientHosts: ['w1'] });
     await eventually(() => closeCodes.includes(ZOO_EXPIRED_SESSION_STATE), 'the cut-off client did not learn of its expiry');
     await eventually(() => events.some((event) => event.event === 'session-expired' && event.session === session), 'no session-expired event');
-    expect(events.filter((event) => event.event === 'partition-start' && event.clientHost === 'w1')).toHaveLength(3);
+    expect(events.filter((event) => event.event === 'toxic-added' && event.clientHost === 'w1' && event.detail?.startsWith('partition_'))).toHaveLength(6);
   });
 
   it('adds the configured latency to a round trip', async () => {
@@ -207,24 +226,27 @@ describe('fault proxy', () => {
     expect(await medianRoundTripMs()).toBeLessThan(baseline + 20);
   });
 
-  it('survives garbage, oversized and truncated frames and half-closed sockets; later connections work', async () => {
+  it('passes what is not a ZooKeeper session through untouched: garbage, impossible lengths, half frames reach the server, which closes them', async () => {
     const port = Number(connectStrings.get('w2')!.split(',')[0]!.split(':')[1]);
     const lengthPrefixed = (length: number, body = Buffer.alloc(0)): Buffer => {
       const prefix = Buffer.alloc(4);
       prefix.writeInt32BE(length);
       return Buffer.concat([prefix, body]);
     };
-    const abuses: { name: string; bytes: Buffer; halfClose?: boolean }[] = [
-      { name: 'http request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: zk\r\n\r\n') },
-      { name: 'oversized frame', bytes: lengthPrefixed(0x7fff_ffff, Buffer.alloc(64)) },
-      { name: 'negative length', bytes: lengthPrefixed(-5, Buffer.alloc(8)) },
-      { name: 'connect request too short', bytes: lengthPrefixed(4, Buffer.alloc(4)) },
-      { name: 'half a frame, then half-closed', bytes: lengthPrefixed(44, Buffer.alloc(10)), halfClose: true },
+    const abuses: { name: string; bytes: Buffer; halfClose?: boolean; passthrough: boolean }[] = [
+      { name: 'http request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: zk\r\n\r\n'), passthrough: true },
+      { name: 'oversized frame', bytes: lengthPrefixed(0x7fff_ffff, Buffer.alloc(64)), passthrough: true },
+      { name: 'negative length', bytes: lengthPrefixed(-5, Buffer.alloc(8)), passthrough: true },
+      { name: 'frame too short for a connect request', bytes: lengthPrefixed(4, Buffer.alloc(4)), passthrough: true },
+      { name: 'half a connect request, then half-closed', bytes: lengthPrefixed(44, Buffer.alloc(10)), halfClose: true, passthrough: false },
     ];
+    const passthroughs = () => events.filter((event) => event.event === 'passthrough' && event.clientHost === 'w2');
+    const before = passthroughs().length;
     for (const abuse of abuses) {
       const closed = await new Promise<boolean>((resolve) => {
         const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
         socket.on('error', () => undefined);
+        socket.on('end', () => resolve(true)); // the server's close, passed on
         socket.on('close', () => resolve(true));
         socket.on('connect', () => {
           socket.write(abuse.bytes);
@@ -235,18 +257,38 @@ describe('fault proxy', () => {
           resolve(false);
         }, 10_000);
       });
-      expect(closed, `${abuse.name}: the proxy closes the connection`).toBe(true);
+      expect(closed, `${abuse.name}: the server closes the connection`).toBe(true);
     }
-    const malformed = () => events.filter((event) => event.event === 'malformed-frame' && event.clientHost === 'w2');
-    await eventually(() => malformed().length >= abuses.length, 'a malformed-frame event for each abuse', 5_000);
-    expect(malformed()).toHaveLength(abuses.length);
+    const expected = abuses.filter((abuse) => abuse.passthrough).length;
+    await eventually(() => passthroughs().length >= before + expected, 'a passthrough event for each non-session', 5_000);
+    expect(passthroughs().length - before).toBe(expected);
+    expect(events.filter((event) => event.event === 'malformed-frame')).toEqual([]);
 
     const client = await clientOf('w2');
     const node = await client.create(`${ROOT}/after-garbage`, 'ok', ZOO_EPHEMERAL);
     expect(await client.exists(node, false)).not.toBeNull();
     // Nothing of the abuse lingers: only the real client's connection is left on w2.
     const connectionsOfW2 = async () => (await proxy.connections()).filter((connection) => connection.clientHost === 'w2');
-    await eventually(async () => (await connectionsOfW2()).length === 1, 'the abusive connections are gone', 5_000);
+    await eventually(async () => (await connectionsOfW2()).length === 1, 'the abusive connections are gone', 10_000);
     expect(await connectionsOfW2()).toEqual([expect.objectContaining({ session: sessionOf(client), state: 'open' })]);
+  });
+
+  it("passes four-letter words through: kazoo's server_version() (envi) and command(b'ruok') answer as directly", async () => {
+    const script = [
+      'import json, sys',
+      'from kazoo.client import KazooClient',
+      'zk = KazooClient(hosts=sys.argv[1], timeout=20)',
+      'zk.start(timeout=20)',
+      "print(json.dumps({'version': list(zk.server_version()), 'ruok': zk.command(b'ruok')}))",
+      'zk.stop()',
+    ].join('\n');
+    const kazoo = async (hosts: string) => JSON.parse((await promisify(execFile)('/usr/bin/python3', ['-c', script, hosts], { timeout: 60_000 })).stdout) as { version: number[]; ruok: string };
+    const direct = await kazoo(cluster.connectString());
+    const proxied = await kazoo(connectStrings.get('w1')!);
+    expect(direct.ruok).toBe('imok');
+    expect(proxied).toEqual(direct);
+    expect(proxied.version.length).toBeGreaterThanOrEqual(3);
+    const words = events.filter((event) => event.event === 'passthrough' && event.clientHost === 'w1').map((event) => event.detail);
+    expect(words).toEqual(expect.arrayContaining([expect.stringContaining('"envi"'), expect.stringContaining('"ruok"')]));
   });
 });
