@@ -4,8 +4,8 @@
  * original's and the replay's anomaly types side by side and exits as a run does. The replay's config.json says what
  * it replays (`origin`), and its report links the original.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Results } from '../checker/types.ts';
 import { UserError } from '../ground/errors.ts';
@@ -43,8 +43,9 @@ function readJson(path: string, what: string): unknown {
 
 /** Reads a run directory for replay: it must hold a history, its config.json and its schedule.json. */
 export function readRecordedRun(path: string, command: 'replay' | 'shrink'): RecordedRun {
-  const dir = resolve(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${command}: no run directory at ${path}.`);
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`${command}: no run directory at ${path}.`);
+  // results/latest is a link that the replay itself moves: hold on to the run it names now.
+  const dir = realpathSync(path);
   if (!existsSync(join(dir, 'history.jsonl'))) throw new UserError(`${command}: ${path} has no history.jsonl: not a run directory.`);
   if (!existsSync(join(dir, 'schedule.json'))) {
     throw new UserError(`${command}: ${path} has no schedule.json (runs before schedules were recorded cannot be replayed; run again with its --seed).`);
