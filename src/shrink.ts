@@ -19,7 +19,7 @@ import { anomalyCountsOf, describeOutcome, readRecordedRun, runReplay, type Reco
 export const SHRINK_VERSION = 1;
 
 /** One reproducer: the schedule and the sizes a replay runs with. */
-interface Candidate {
+export interface Candidate {
   schedule: FaultPlan[];
   clients: number;
   workers: number;
@@ -51,16 +51,22 @@ export interface ShrinkOptions {
   results?: string;
 }
 
-/** Every way to make `current` one step smaller, in the order they are tried. */
-function* smallerCandidates(current: Candidate): Generator<{ removed: string; candidate: Candidate }> {
+/** A schedule as a key: the faults it keeps. */
+const scheduleKey = (schedule: readonly FaultPlan[]): string => JSON.stringify(schedule);
+
+/**
+ * Every way to make `current` one step smaller, in the order they are tried. A schedule that already lost the anomaly
+ * is not tried again when only the sizes have shrunk since: fewer clients make a fault less likely to bite, not more.
+ */
+export function* smallerCandidates(current: Candidate, lostSchedules: ReadonlySet<string>): Generator<{ removed: string; candidate: Candidate }> {
   const faults = current.schedule;
-  for (let parts = 2; parts <= Math.max(2, faults.length); parts *= 2) {
-    if (faults.length === 0) break;
-    const size = Math.ceil(faults.length / parts);
+  // Parts of the schedule to drop: halves first, then quarters, ... down to single faults.
+  for (let size = Math.ceil(faults.length / 2); faults.length > 0; size = Math.ceil(size / 2)) {
     for (let start = 0; start < faults.length; start += size) {
       const end = Math.min(start + size, faults.length);
       const label = end - start === 1 ? `fault ${start + 1} (${faults[start]!.nemesis})` : `faults ${start + 1}–${end}`;
-      yield { removed: `${label} of ${faults.length}`, candidate: { ...current, schedule: [...faults.slice(0, start), ...faults.slice(end)] } };
+      const schedule = [...faults.slice(0, start), ...faults.slice(end)];
+      if (!lostSchedules.has(scheduleKey(schedule))) yield { removed: `${label} of ${faults.length}`, candidate: { ...current, schedule } };
     }
     if (size === 1) break;
   }
@@ -97,6 +103,7 @@ export async function shrink(runDir: string, options: ShrinkOptions): Promise<nu
     timeLimitS: original.config.timeLimitS,
   };
   let smallest: { run: string; candidate: Candidate } | undefined;
+  const lostSchedules = new Set<string>();
   const write = (): void => writeShrinkFile(join(dir, 'shrink.json'), original, anomaly, options.budget, attempts, smallest);
 
   console.log(`shrink: ${original.dir}: ${describeOutcome(original.results)}; looking for ${anomaly} in at most ${options.budget} runs → ${dir}`);
@@ -104,7 +111,7 @@ export async function shrink(runDir: string, options: ShrinkOptions): Promise<nu
   let improved = true;
   while (improved && attempts.length < options.budget) {
     improved = false;
-    for (const { removed, candidate } of smallerCandidates(current)) {
+    for (const { removed, candidate } of smallerCandidates(current, lostSchedules)) {
       if (attempts.length >= options.budget) break;
       const attempt = await tryCandidate(original, candidate, removed, anomaly, runs, attempts.length + 1);
       attempts.push(attempt);
@@ -112,6 +119,7 @@ export async function shrink(runDir: string, options: ShrinkOptions): Promise<nu
         `${Object.keys(attempt.anomalies).length === 0 ? '' : ` ${Object.entries(attempt.anomalies).map(([type, count]) => `${type} ×${count}`).join(', ')}`}` +
         ` → ${attempt.reproduced ? 'still shows it, kept' : 'lost it'}`);
       write();
+      if (!attempt.reproduced && candidate.schedule.length < current.schedule.length) lostSchedules.add(scheduleKey(candidate.schedule));
       if (attempt.reproduced) {
         current = candidate;
         smallest = { run: attempt.run!, candidate };
@@ -135,8 +143,9 @@ function sizeOf(run: RecordedRun): Candidate {
 }
 
 function describeSize(candidate: Candidate): string {
-  return `${candidate.schedule.length} fault${candidate.schedule.length === 1 ? '' : 's'}, ${candidate.clients} clients on ${candidate.workers} workers, ` +
-    `${candidate.locks} lock${candidate.locks === 1 ? '' : 's'}, ${candidate.timeLimitS} s`;
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `${count(candidate.schedule.length, 'fault')}, ${count(candidate.clients, 'client')} on ${count(candidate.workers, 'worker')}, ` +
+    `${count(candidate.locks, 'lock')}, ${candidate.timeLimitS} s`;
 }
 
 /** The anomaly to keep: the one named, or the original's first by PREFERRED_ANOMALIES. Refuses a run with nothing to shrink. */
