@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     include: ['{ground,cluster,workloads,nemesis,checker,src}/**/*.test.ts'],
+    // It imports its JSON schema without an import attribute, which Node refuses: bundled by Vite, it loads.
+    deps: { optimizer: { ssr: { enabled: true, include: ['@actions/workflow-parser'] } } },
   },
 });

@@ -9,7 +9,7 @@ import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } 
 import { parseConnectString } from '../cluster/external.ts';
 import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from '../ground/errors.ts';
-import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
+import { parseRecipes, parseScenarios, parseWorkloads, readBaseline, runCompare } from './compare.ts';
 import type { Scenario } from './compare-summary.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -63,6 +63,7 @@ function runCommand(): Command {
     .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKENDS]).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--results <dir>', 'where runs are written', 'results')
+    .option('--junit <file>', 'also write the verdict as JUnit XML for CI test reporters')
     .allowExcessArguments(false);
 }
 
@@ -70,7 +71,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
-  backend: RunConfig['backend']; connect?: string; results: string;
+  backend: RunConfig['backend']; connect?: string; results: string; junit?: string;
 }
 
 export function toRunConfig(flags: RunFlags): RunConfig {
@@ -120,10 +121,10 @@ export function toRunConfig(flags: RunFlags): RunConfig {
 }
 
 /** Flags the compare matrix sets for each run; every other flag of a run passes through to every run unchanged. */
-const MATRIX_FLAGS = new Set(['--recipe', '--worker', '--workload', '--nemesis', '--seed', '--results']);
+const MATRIX_FLAGS = new Set(['--recipe', '--worker', '--workload', '--nemesis', '--seed', '--results', '--junit']);
 
 type CompareFlags = Omit<RunFlags, 'recipe' | 'worker' | 'workload' | 'nemesis' | 'seed'> & {
-  recipes: RunConfig['recipe'][]; nemesis: Scenario[]; workload: RunConfig['workload'][]; runs: number; seed?: number;
+  recipes: RunConfig['recipe'][]; nemesis: Scenario[]; workload: RunConfig['workload'][]; runs: number; seed?: number; baseline?: string;
 };
 
 /** The run's own options (so new ones join by themselves), minus the matrix's; `passThrough` collects them as typed. */
@@ -137,6 +138,8 @@ function compareCommand(passThrough: string[]): Command {
     .option('--runs <k>', 'runs (seeds) per cell', integer(1, 1_000), 1)
     .option('--seed <n>', 'run i of every cell uses seed + i (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--results <dir>', 'the comparison goes to <dir>/compare-<time>/', 'results')
+    .option('--junit <file>', 'also write JUnit XML: a testsuite per cell, a testcase per check of each run')
+    .option('--baseline <compare.json>', 'report the cells whose verdict or anomaly types changed since that comparison')
     .allowExcessArguments(false);
   for (const option of runCommand().options) {
     if (MATRIX_FLAGS.has(option.long ?? '')) continue;
@@ -155,7 +158,11 @@ async function compare(flags: CompareFlags, passThrough: string[]): Promise<numb
   const largestSeed = 2 ** 31 - 1;
   const firstSeed = flags.seed ?? randomInt(0, largestSeed - flags.runs + 2);
   if (firstSeed + flags.runs - 1 > largestSeed) throw new UserError(`--seed ${firstSeed} with --runs ${flags.runs} goes past the largest seed, ${largestSeed}.`);
-  return runCompare({ recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough });
+  const baseline = flags.baseline === undefined ? undefined : await readBaseline(flags.baseline);
+  return runCompare({
+    recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough,
+    ...(flags.junit === undefined ? {} : { junit: flags.junit }), ...(baseline === undefined ? {} : { baseline }),
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -163,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
   const program = runCommand().exitOverride().action(async (flags: RunFlags) => {
     const config = toRunConfig(flags);
     const { runTest } = await import('./runner.ts');
-    exitCode = await runTest(config);
+    exitCode = await runTest(config, flags.junit === undefined ? {} : { junit: flags.junit });
   });
   const passThrough: string[] = [];
   // Positional options: flags after `compare` are the subcommand's, even those both commands know.

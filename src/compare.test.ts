@@ -1,19 +1,26 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Results } from '../checker/types.ts';
 import { renderComparePage } from './compare-page.ts';
-import { anomalyCounts, describeDifferences, summarizeCell, type CellRun, type CompareDocument } from './compare-summary.ts';
+import {
+  anomalyCounts, changesSince, describeDifferences, parseCompareDocument, summarizeCell, type Cell, type CellRun, type CompareDocument,
+} from './compare-summary.ts';
 import { parseScenarios } from './compare.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'compare-test-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 function jepsen(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return jepsenWith({}, ...args);
+}
+
+function jepsenWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -30,6 +37,15 @@ function run(seed: number, found: Partial<CellRun> = {}): CellRun {
 }
 
 const leaking = (seed: number): CellRun => run(seed, { valid: false, exitCode: 1, anomalies: { 'leaked-node': 2 } });
+
+/** A comparison as version 1 of the format wrote it (no baseline field). */
+function versionOne(id: string, cells: Cell[]): Record<string, unknown> {
+  return {
+    version: 1, id, startedAt: '2026-11-20T02:23:00.000Z', finishedAt: '2026-11-20T03:40:00.000Z', complete: true, command: 'npm run jepsen -- compare',
+    recipes: [...new Set(cells.map((cell) => cell.recipe))], scenarios: [{ name: 'lost-delete', nemesis: ['lost-delete'] }], workloads: ['try-lock'],
+    runsPerCell: 1, seeds: [1], passThrough: [], runsIndex: 'runs/index.html', cells, differences: describeDifferences(cells),
+  };
+}
 
 describe('scenarios', () => {
   it('reads none, one nemesis, nemeses joined with + and all, and refuses an unknown one', () => {
@@ -94,14 +110,71 @@ describe('cells and differences', () => {
     const hostile = '<script>alert(1)</script>';
     const cells = [summarizeCell('node-naive', 'mutex', 'none', [run(7, { crashed: true, valid: null, error: hostile })])];
     const document: CompareDocument = {
-      version: 1, id: 'compare-x', startedAt: 'now', finishedAt: null, complete: false, command: `npm run jepsen -- compare ${hostile}`,
+      version: 2, id: 'compare-x', startedAt: 'now', finishedAt: null, complete: false, command: `npm run jepsen -- compare ${hostile}`,
       recipes: ['node-naive'], scenarios: [{ name: 'none', nemesis: [] }], workloads: ['mutex'], runsPerCell: 1, seeds: [7],
-      passThrough: [hostile], runsIndex: 'runs/index.html', cells, differences: describeDifferences(cells),
+      passThrough: [hostile], runsIndex: 'runs/index.html', cells, differences: describeDifferences(cells), baseline: null,
     };
     const page = renderComparePage(document);
     expect(page).not.toContain('<script>');
     expect(page).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
     expect(page).toContain('href="logs/r7.log"');
+  });
+});
+
+describe('changes since a baseline', () => {
+  it('lists cells whose verdict or anomaly types changed, new anomalies first, each in matrix order', () => {
+    const stuck = (seed: number): CellRun => run(seed, { valid: false, anomalies: { 'leaked-node': 1, 'stuck-acquire': 4 } });
+    const before = [
+      summarizeCell('a', 'try-lock', 'lost-delete', [run(1)]),
+      summarizeCell('b', 'try-lock', 'lost-delete', [leaking(1)]),
+      summarizeCell('c', 'try-lock', 'lost-delete', [leaking(1)]),
+      summarizeCell('d', 'try-lock', 'lost-delete', [leaking(1)]),
+      summarizeCell('e', 'try-lock', 'lost-delete', [stuck(1)]),
+    ];
+    const now = [
+      summarizeCell('a', 'try-lock', 'lost-delete', [run(1)]),                    // the same
+      summarizeCell('b', 'try-lock', 'lost-delete', [run(1)]),                    // fixed
+      summarizeCell('c', 'try-lock', 'lost-delete', [leaking(1), leaking(2)]),   // more of the same: not a change
+      summarizeCell('d', 'try-lock', 'lost-delete', [stuck(1)]),                  // a new kind, verdict as before
+      summarizeCell('e', 'try-lock', 'lost-delete', [run(1, { crashed: true, valid: null })]),
+      summarizeCell('f', 'try-lock', 'lost-delete', [leaking(1)]),                // not in the baseline
+      summarizeCell('a', 'mutex', 'lost-delete', [run(1)]),                       // another workload: not in the baseline
+    ];
+    expect(changesSince(now, before).map((change) => change.text)).toEqual([
+      'd · try-lock · lost-delete: invalid as before; new: stuck-acquire ×4',
+      'f · try-lock · lost-delete: not in the baseline, invalid; new: leaked-node ×2',
+      'b · try-lock · lost-delete: invalid → valid; gone: leaked-node',
+      'e · try-lock · lost-delete: invalid → crashed; gone: leaked-node, stuck-acquire',
+      'a · mutex · lost-delete: not in the baseline, valid',
+    ]);
+    expect(changesSince(now, before)[0]).toMatchObject({ before: { verdict: 'invalid', anomalies: { 'leaked-node': 2 } }, after: { verdict: 'invalid' }, newTypes: ['stuck-acquire'], goneTypes: [] });
+  });
+
+  it('reads compare.json of version 1 (as having no baseline) and 2, and refuses anything else in one line', () => {
+    const cells = [summarizeCell('kazoo', 'try-lock', 'lost-delete', [leaking(1)])];
+    const old = parseCompareDocument(JSON.stringify(versionOne('compare-old', cells)));
+    expect(old.version).toBe(1);
+    expect(old.document).toMatchObject({ id: 'compare-old', baseline: null, cells: [{ recipe: 'kazoo', verdict: 'invalid' }] });
+    expect(parseCompareDocument(JSON.stringify({ ...versionOne('compare-new', cells), version: 2, baseline: null })).version).toBe(2);
+    expect(() => parseCompareDocument(JSON.stringify({ ...versionOne('x', cells), version: 3 }))).toThrow('compare format version 3; this suite reads versions 1 and 2');
+    expect(() => parseCompareDocument('{"version": 1')).toThrow(/^not JSON/);
+    expect(() => parseCompareDocument(JSON.stringify({ ...versionOne('x', cells), cells: [{ recipe: 'kazoo' }] }))).toThrow(/^not a compare.json: cells\.0\.workload/);
+  });
+
+  it('shows the changes on the page, linking to the baseline, and marks the changed cells', () => {
+    const before = [summarizeCell('kazoo', 'try-lock', 'lost-delete', [run(1)])];
+    const cells = [summarizeCell('kazoo', 'try-lock', 'lost-delete', [leaking(1)]), summarizeCell('curator', 'try-lock', 'lost-delete', [run(1)])];
+    const document = {
+      ...versionOne('compare-b', cells), version: 2,
+      baseline: { document: '../compare-a/compare.json', id: 'compare-a', startedAt: 'then', version: 1, changes: changesSince(cells, before) },
+    } as unknown as CompareDocument;
+    const page = renderComparePage(document);
+    expect(page).toContain('<h2>Changed since <a href="../compare-a/index.html">compare-a</a></h2>');
+    expect(page).toMatch(/<ul data-changes><li><span class="tag">new anomaly<\/span> kazoo · try-lock · lost-delete: valid → invalid; new: leaked-node ×2<\/li><li>curator · try-lock · lost-delete: not in the baseline, valid<\/li><\/ul>/);
+    expect(page.match(/<td class="changed">/g)).toHaveLength(2);
+    const unchanged = renderComparePage({ ...document, baseline: { ...document.baseline!, changes: [] } });
+    expect(unchanged).toContain('No cell changed');
+    expect(unchanged).not.toContain('class="changed"');
   });
 });
 
@@ -117,6 +190,8 @@ describe('npm run jepsen -- compare', () => {
       ['--recipes', 'node-safe', '--time-limit', 'soon'],
       ['--recipes', 'node-safe', '--session-timeout', '100'],
       ['--recipes', 'node-safe', '--seed', '2147483647', '--runs', '2'],
+      ['--recipes', 'node-safe', '--baseline', join(directory, 'missing.json')],
+      ['--recipes', 'node-safe', '--baseline', import.meta.filename],
     ];
     const answers = await Promise.all(bad.map((args) => jepsen('compare', ...args, '--results', directory)));
     for (const [index, answer] of answers.entries()) {
@@ -125,13 +200,26 @@ describe('npm run jepsen -- compare', () => {
       expect(answer.stderr).not.toMatch(/\n\s+at /);
     }
     expect(readdirSync(directory)).toEqual([]);
+    expect(answers.at(-2)!.stderr).toBe(`jepsen: --baseline ${join(directory, 'missing.json')}: no such file\n`);
+    expect(answers.at(-1)!.stderr).toMatch(/^jepsen: --baseline .*compare\.test\.ts: not JSON/);
   });
 
-  it('runs a real matrix: every cell an ordinary run with its report, compare.json and index.html, exit 0 whatever the verdicts', async () => {
+  it('runs a real matrix: every cell an ordinary run with its report, compare.json and index.html, exit 0 whatever the verdicts; JUnit, the step summary and the changes since a baseline', async () => {
+    // Yesterday, as version 1 wrote it: node-naive was valid, node-safe had a double holder.
+    const baselinePath = join(directory, 'yesterday', 'compare.json');
+    const yesterday = [
+      summarizeCell('node-naive', 'try-lock', 'lost-delete', [run(41)]),
+      summarizeCell('node-safe', 'try-lock', 'lost-delete', [run(41, { valid: false, anomalies: { 'double-holder': 1 } })]),
+    ];
+    mkdirSync(join(directory, 'yesterday'));
+    writeFileSync(baselinePath, JSON.stringify(versionOne('compare-yesterday', yesterday)));
+    const stepSummary = join(directory, 'step-summary.md');
+    writeFileSync(stepSummary, '');
+    const junit = join(directory, 'junit', 'compare.xml');
     const started = Date.now();
-    const { status, stdout, stderr } = await jepsen('compare', '--recipes', 'node-naive,node-safe', '--nemesis', 'lost-delete',
+    const { status, stdout, stderr } = await jepsenWith({ GITHUB_STEP_SUMMARY: stepSummary }, 'compare', '--recipes', 'node-naive,node-safe', '--nemesis', 'lost-delete',
       '--workload', 'try-lock', '--runs', '1', '--seed', '42', '--time-limit', '8', '--nemesis-interval', '2', '--backend', 'local',
-      '--results', directory);
+      '--results', directory, '--junit', junit, '--baseline', baselinePath);
     const seconds = (Date.now() - started) / 1000;
     expect(status, stderr).toBe(0);
     const progress = stdout.split('\n').filter((line) => /^\[\d\/2\]/.test(line));
@@ -141,7 +229,7 @@ describe('npm run jepsen -- compare', () => {
 
     const dir = /^compare: \d+ runs .* → (.+)$/m.exec(stdout)![1]!;
     const document = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as CompareDocument;
-    expect(document).toMatchObject({ version: 1, complete: true, seeds: [42], passThrough: ['--time-limit', '8', '--nemesis-interval', '2', '--backend', 'local'] });
+    expect(document).toMatchObject({ version: 2, complete: true, seeds: [42], passThrough: ['--time-limit', '8', '--nemesis-interval', '2', '--backend', 'local'] });
     const [naive, safe] = document.cells;
     expect(naive).toMatchObject({ recipe: 'node-naive', verdict: 'invalid', tally: { invalid: 1 } });
     expect(naive!.anomalies['leaked-node']).toBeGreaterThan(0);
@@ -158,6 +246,41 @@ describe('npm run jepsen -- compare', () => {
     expect(page).toMatch(/<span class="cell-invalid">invalid<\/span> 1\/1/);
     expect(page).toMatch(/<span class="cell-valid">valid<\/span> 1\/1/);
     expect(existsSync(join(dir, 'runs', 'index.html'))).toBe(true);
+
+    // Since the baseline: node-naive's new leaks first, then node-safe's double holder gone; printed, stored, shown.
+    expect(document.baseline).toMatchObject({ document: '../yesterday/compare.json', id: 'compare-yesterday', version: 1 });
+    const changes = document.baseline!.changes;
+    expect(changes.map((change) => [change.recipe, change.before?.verdict, change.after.verdict])).toEqual([['node-naive', 'valid', 'invalid'], ['node-safe', 'invalid', 'valid']]);
+    expect(changes[0]!.newTypes).toContain('leaked-node');
+    expect(changes[1]!.goneTypes).toEqual(['double-holder']);
+    const printed = stdout.split('\n');
+    const heading = printed.indexOf('compare: since compare-yesterday: 2 cells changed, new anomalies first');
+    expect(heading, stdout).toBeGreaterThan(0);
+    expect(printed.slice(heading + 1, heading + 3)).toEqual(changes.map((change) => `  ${change.text}`));
+    expect(page).toContain('Changed since <a href="../yesterday/index.html">compare-yesterday</a>');
+
+    // JUnit: a suite per cell, a case per check, the failures where the verdict is, reports that exist attached.
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['testsuite', 'testcase'].includes(name) })
+      .parse(readFileSync(junit, 'utf8')) as { testsuites: { tests: string; testsuite: { name: string; failures: string; errors: string; testcase: { name: string; failure?: { '#text': string }; 'system-out': string }[] }[] } };
+    expect(xml.testsuites.tests).toBe('8');
+    const [naiveSuite, safeSuite] = xml.testsuites.testsuite;
+    expect(naiveSuite!.name).toBe('node-naive · try-lock · lost-delete');
+    expect(naiveSuite!.testcase.find((testcase) => testcase.name === 'leaks')!.failure!['#text']).toMatch(/^leaked-node: /);
+    expect(safeSuite).toMatchObject({ name: 'node-safe · try-lock · lost-delete', failures: '0', errors: '0' });
+    for (const testcase of [...naiveSuite!.testcase, ...safeSuite!.testcase]) {
+      const attached = /^\[\[ATTACHMENT\|(.+)\]\]$/m.exec(testcase['system-out'])![1]!;
+      expect(existsSync(attached), attached).toBe(true);
+    }
+    expect(stdout).toContain(`compare: JUnit ${junit}`);
+
+    // One summary for the matrix: the runs it started did not append their own.
+    const summary = readFileSync(stepSummary, 'utf8');
+    expect(summary.match(/^### /gm)).toEqual(['### ']);
+    expect(summary).toMatch(/^### zk-lock-jepsen compare: 2 recipes × 1 scenario × 1 workload × 1 run: 1 invalid, 1 valid cells\n/);
+    expect(summary).toContain('| node-naive | ❌ invalid: ');
+    expect(summary).toContain('| node-safe | ✅ valid |');
+    expect(summary).toContain('**2 cells changed since compare-yesterday**');
+    expect(summary).toContain(`- \`${junit}\``);
     console.log(`compare test: 2 runs in ${seconds.toFixed(0)} s`);
   }, 240_000);
 });

@@ -28,6 +28,8 @@ import { NemesisSchedule } from './nemesis-schedule.ts';
 import { Progress } from './progress.ts';
 import { createRandom, type Random } from '../ground/random.ts';
 import { writeIndex, writeReport } from './report/index.ts';
+import { runSuite, writeJUnit } from './junit.ts';
+import { appendStepSummary, runStepSummary } from './step-summary.ts';
 import { createRunDirectory, type RunDirectory } from './run-dir.ts';
 import { AdminSession } from '../ground/zk-admin.ts';
 import { liveSessions } from '../cluster/sessions.ts';
@@ -66,7 +68,13 @@ class Host implements ClientHost {
   }
 }
 
-export async function runTest(requested: RunConfig): Promise<number> {
+/** What a run writes for CI beside its own directory. */
+export interface CiOutputs {
+  /** JUnit XML of the verdict (src/junit.ts). */
+  junit?: string;
+}
+
+export async function runTest(requested: RunConfig, ci: CiOutputs = {}): Promise<number> {
   // config.json records where the run really went, so the command it gives reproduces it.
   const config: RunConfig = { ...requested, backend: await resolveBackend(requested.backend) };
   const run = await createRunDirectory(config);
@@ -92,16 +100,19 @@ export async function runTest(requested: RunConfig): Promise<number> {
     // Workers, proxy, resource and cluster go, newest first; the history's end line comes last.
     await runCleanups();
   }
-  return summarize(run);
+  return summarize(run, ci);
 }
 
 /** Checks the recorded history, writes results.json, the report and the index, and prints the verdict. */
-async function summarize(run: RunDirectory): Promise<number> {
+async function summarize(run: RunDirectory, ci: CiOutputs): Promise<number> {
   const results = await checkRun(run.path);
   const reportPath = await writeReport(run.path);
   await writeIndex(join(run.path, '..'));
   console.log(formatSummary(results));
   console.log(`report: ${reportPath}`);
+  if (ci.junit !== undefined) await writeJUnit(ci.junit, run.id, [runSuite(results, reportPath)]);
+  // Without GITHUB_STEP_SUMMARY (not under GitHub Actions) this does nothing.
+  await appendStepSummary(runStepSummary(results, reportPath));
   return exitCodeFor(results.valid);
 }
 
