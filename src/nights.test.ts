@@ -32,7 +32,7 @@ function writeNight(id: string, cells: Cell[], before?: { id: string; cells: Cel
 const NIGHTS = ['compare-2026-11-18T02-23-00-000Z', 'compare-2026-11-19T02-23-00-000Z', 'compare-2026-11-20T02-23-00-000Z', 'compare-2026-11-21T02-23-00-000Z'];
 
 describe('the nights of the nightly', () => {
-  it('keeps the newest nights, indexes them in nights.json and draws the trend: a row per night, a column per cell, verdicts linking to runs', async () => {
+  it('keeps the newest nights\' files, indexes every night in nights.json and draws the trend: a row per night, a column per cell, verdicts linking to runs', async () => {
     const naive = (cellRun: CellRun): Cell => summarizeCell('node-naive', 'try-lock', 'lost-delete', [cellRun]);
     const safe = (cellRun: CellRun): Cell => summarizeCell('node-safe', 'try-lock', 'lost-delete', [cellRun]);
     const first = [naive(leaking(1)), safe(run(1))];
@@ -54,15 +54,19 @@ describe('the nights of the nightly', () => {
 
     const stored = JSON.parse(readFileSync(join(directory, 'nights.json'), 'utf8')) as NightsIndex;
     expect(stored).toEqual(index);
-    expect(stored.nights.map((night) => [night.id, night.compare, night.baseline, night.changes, night.verdicts])).toEqual([
-      [NIGHTS[2], `${NIGHTS[2]}/compare.json`, NIGHTS[1], 1, { invalid: 2 }],
-      [NIGHTS[1], `${NIGHTS[1]}/compare.json`, null, null, { invalid: 1, valid: 1 }],
+    expect(stored.nights.map((night) => [night.id, night.kept, night.compare, night.baseline, night.changes, night.verdicts])).toEqual([
+      [NIGHTS[2], true, `${NIGHTS[2]}/compare.json`, NIGHTS[1], 1, { invalid: 2 }],
+      [NIGHTS[1], true, `${NIGHTS[1]}/compare.json`, null, null, { invalid: 1, valid: 1 }],
+      // Its files are gone; its verdicts stay, without links.
+      [NIGHTS[0], false, null, null, null, { invalid: 1, valid: 1 }],
     ]);
+    expect(stored.nights[2]!.cells.map((cell) => [cell.recipe, cell.verdict, cell.runs])).toEqual([['node-naive', 'invalid', []], ['node-safe', 'valid', []]]);
+    expect(stored.nights[0]!.cells[1]).toMatchObject({ recipe: 'node-safe', verdict: 'invalid', anomalies: { 'double-holder': 1 }, runs: [`${NIGHTS[2]}/runs/r2/report.html`], change: expect.stringMatching(/valid → invalid/) });
     expect(stored.unreadable).toEqual([{ id: NIGHTS[3], error: expect.stringMatching(/^not JSON/) }]);
 
     const page = readFileSync(join(directory, 'index.html'), 'utf8');
     const rows = [...page.matchAll(/<tr data-night="([^"]+)">([\s\S]*?)<\/tr>/g)];
-    expect(rows.map((row) => row[1])).toEqual([NIGHTS[2], NIGHTS[1]]);
+    expect(rows.map((row) => row[1])).toEqual([NIGHTS[2], NIGHTS[1], NIGHTS[0]]);
     const cellsOf = (row: string): string[] => [...row.matchAll(/<td class="(trend[^"]*)"[^>]*>(.*?)<\/td>/g)].map((cell) => `${cell[1]}: ${cell[2]}`);
     expect(cellsOf(rows[0]![2]!)).toEqual([
       `trend trend-invalid: <a href="${NIGHTS[2]}/runs/r2/report.html">✗</a>`,
@@ -72,6 +76,16 @@ describe('the nights of the nightly', () => {
       `trend trend-invalid: <a href="${NIGHTS[1]}/runs/r1/report.html">✗</a>`,
       `trend trend-valid: <a href="${NIGHTS[1]}/runs/r1/report.html">✓</a>`,
     ]);
+    expect(cellsOf(rows[2]![2]!)).toEqual(['trend trend-invalid: ✗', 'trend trend-valid: ✓']);
+    expect(rows[2]![2]).toContain('<span title="its files were deleted; nights.json keeps its verdicts">2026-11-18 02:23</span>');
+
+    // The next night: the forgotten night stays in the index, read back from nights.json alone.
+    writeNight(NIGHTS[3]!, third, { id: NIGHTS[2]!, cells: second });
+    const next = await updateNights(directory, 2);
+    expect(next.removed).toEqual([NIGHTS[1]]);
+    expect(next.index.nights.map((night) => [night.id, night.kept])).toEqual([[NIGHTS[3], true], [NIGHTS[2], true], [NIGHTS[1], false], [NIGHTS[0], false]]);
+    expect(next.index.unreadable).toEqual([]);
+    expect(next.index.nights[0]!.cells.map((cell) => cell.recipe)).toEqual(['node-naive', 'node-safe', 'kazoo']);
     expect(page).toContain('<th colspan="2">try-lock · lost-delete</th>');
     expect(page).toContain('title="node-safe · try-lock · lost-delete: invalid (1 double-holder)\nchanged: node-safe · try-lock · lost-delete: valid → invalid; new: double-holder ×1"');
     expect(page).toContain(`<li><a href="${NIGHTS[3]}/">${NIGHTS[3]}</a>: not JSON`);

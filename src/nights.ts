@@ -1,12 +1,14 @@
 /**
  * The nightly's index of nights (scripts/nightly.sh): every compare-<time>/ under one directory is a night.
- * `updateNights` rewrites nights.json (docs/compare-format.md, Nights) and index.html, the trend page: a row per
- * night, newest first, a column per cell (recipe · workload · scenario), each a coloured verdict linking to the
- * cell's runs, marked when it changed since the night before. Nights beyond `keep` are deleted, oldest first.
+ * `updateNights` deletes the files of nights beyond the newest `keep`, and rewrites nights.json
+ * (docs/compare-format.md, Nights index), which keeps every night's verdicts after its files are gone, and
+ * index.html, the trend page: a row per night, newest first, a column per cell (recipe · workload · scenario), each
+ * a coloured verdict linking to the cell's runs while they are kept, marked when it changed since the night before.
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCompareDocument, cellLabel, typesFound, type Cell, type CellVerdict, type CompareDocument } from './compare-summary.ts';
+import { z } from 'zod';
+import { parseCompareDocument, cellLabel, typesFound, type AnomalyCounts, type CellVerdict, type CompareDocument } from './compare-summary.ts';
 import { COMPARE_STYLE, href } from './compare-page.ts';
 import { html, trusted, type Html } from './report/html.ts';
 import { STYLE } from './report/style.ts';
@@ -16,19 +18,33 @@ export const NIGHTS_VERSION = 1;
 /** compare-2026-11-21T16-03-44-169Z: the name runCompare gives; nothing else in the directory is a night. */
 const NIGHT_NAME = /^compare-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
 
+export interface NightCell {
+  recipe: string;
+  workload: string;
+  scenario: string;
+  verdict: CellVerdict;
+  anomalies: AnomalyCounts;
+  /** Each run's report (a crashed run's log), relative to nights.json; empty once the night's files are deleted. */
+  runs: string[];
+  /** What changed since the night before (CellChange.text), or null. */
+  change: string | null;
+}
+
 export interface Night {
   id: string;
   startedAt: string;
   finishedAt: string | null;
   complete: boolean;
-  /** Paths relative to nights.json. */
-  compare: string;
-  page: string;
+  /** Whether the night's files are still here; its compare.json and index.html (relative paths) while they are. */
+  kept: boolean;
+  compare: string | null;
+  page: string | null;
   /** Cells per verdict. */
   verdicts: Partial<Record<CellVerdict, number>>;
   /** The night it was compared with (its id) and how many cells changed since; null without a baseline. */
   baseline: string | null;
   changes: number | null;
+  cells: NightCell[];
 }
 
 export interface NightsIndex {
@@ -40,55 +56,104 @@ export interface NightsIndex {
   unreadable: { id: string; error: string }[];
 }
 
-export interface LoadedNight {
-  id: string;
-  document: CompareDocument;
-}
-
 /** The nights' directory names, newest first (the names are UTC timestamps). */
 async function nightIds(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries.filter((entry) => entry.isDirectory() && NIGHT_NAME.test(entry.name)).map((entry) => entry.name).sort().reverse();
 }
 
-/** Every night under `dir`, newest first, and those whose compare.json cannot be read. */
-export async function loadNights(dir: string): Promise<{ nights: LoadedNight[]; unreadable: NightsIndex['unreadable'] }> {
-  const ids = await nightIds(dir);
-  const nights: LoadedNight[] = [];
-  const unreadable: NightsIndex['unreadable'] = [];
-  for (const id of ids) {
-    try {
-      nights.push({ id, document: parseCompareDocument(await readFile(join(dir, id, 'compare.json'), 'utf8')).document });
-    } catch (error) {
-      unreadable.push({ id, error: (error as Error).message });
-    }
-  }
-  return { nights, unreadable };
-}
-
-function nightEntry({ id, document }: LoadedNight): Night {
+function nightEntry(id: string, document: CompareDocument): Night {
   const verdicts: Night['verdicts'] = {};
   for (const cell of document.cells) verdicts[cell.verdict] = (verdicts[cell.verdict] ?? 0) + 1;
+  const sameCell = (a: { recipe: string; workload: string; scenario: string }, b: typeof a): boolean =>
+    a.recipe === b.recipe && a.workload === b.workload && a.scenario === b.scenario;
   return {
     id,
     startedAt: document.startedAt,
     finishedAt: document.finishedAt,
     complete: document.complete,
+    kept: true,
     compare: `${id}/compare.json`,
     page: `${id}/index.html`,
     verdicts,
     baseline: document.baseline?.id ?? null,
     changes: document.baseline?.changes.length ?? null,
+    cells: document.cells.map((cell) => ({
+      recipe: cell.recipe,
+      workload: cell.workload,
+      scenario: cell.scenario,
+      verdict: cell.verdict,
+      anomalies: cell.anomalies,
+      runs: cell.runs.map((run) => `${id}/${run.crashed || run.report === null ? run.log : run.report}`),
+      change: document.baseline?.changes.find((change) => sameCell(change, cell))?.text ?? null,
+    })),
   };
+}
+
+/** A night whose files were deleted: what the index knew of it, without links. */
+const forgotten = (night: Night): Night => ({ ...night, kept: false, compare: null, page: null, cells: night.cells.map((cell) => ({ ...cell, runs: [] })) });
+
+/** The previous nights.json's nights; none when it is missing or unreadable (the trend then starts again from the files). */
+async function indexedNights(dir: string): Promise<Night[]> {
+  const stored = z.object({ version: z.literal(NIGHTS_VERSION), nights: z.array(z.looseObject({ id: z.string(), cells: z.array(z.looseObject({ runs: z.array(z.string()) })) })) });
+  try {
+    return stored.parse(JSON.parse(await readFile(join(dir, 'nights.json'), 'utf8'))).nights as unknown as Night[];
+  } catch {
+    return [];
+  }
+}
+
+/** The newest readable night's compare.json, the baseline of the next; null when there is none. */
+export async function newestNight(dir: string): Promise<string | null> {
+  for (const id of await nightIds(dir)) {
+    const path = join(dir, id, 'compare.json');
+    try {
+      parseCompareDocument(await readFile(path, 'utf8'));
+      return path;
+    } catch {
+      // Cut short or not a compare.json: the night before it is the baseline.
+    }
+  }
+  return null;
+}
+
+/** Deletes the files of the nights beyond the newest `keep` (readable or not), then writes nights.json and index.html. */
+export async function updateNights(dir: string, keep: number): Promise<{ index: NightsIndex; removed: string[] }> {
+  const nights = new Map((await indexedNights(dir)).map((night) => [night.id, forgotten(night)]));
+  const ids = await nightIds(dir);
+  const unreadable: NightsIndex['unreadable'] = [];
+  for (const id of ids) {
+    try {
+      nights.set(id, nightEntry(id, parseCompareDocument(await readFile(join(dir, id, 'compare.json'), 'utf8')).document));
+    } catch (error) {
+      unreadable.push({ id, error: (error as Error).message });
+    }
+  }
+  // Indexed first, so a night whose files go keeps its row.
+  const removed = ids.slice(keep);
+  for (const id of removed) {
+    await rm(join(dir, id), { recursive: true, force: true });
+    const night = nights.get(id);
+    if (night !== undefined) nights.set(id, forgotten(night));
+  }
+  const index: NightsIndex = {
+    version: NIGHTS_VERSION,
+    updatedAt: new Date().toISOString(),
+    nights: [...nights.values()].sort((a, b) => b.id.localeCompare(a.id)),
+    unreadable: unreadable.filter((night) => !removed.includes(night.id)),
+  };
+  await writeFile(join(dir, 'nights.json'), `${JSON.stringify(index, null, 2)}\n`);
+  await writeFile(join(dir, 'index.html'), renderTrendPage(index));
+  return { index, removed };
 }
 
 const cellKey = (cell: { recipe: string; workload: string; scenario: string }): string => JSON.stringify([cell.workload, cell.scenario, cell.recipe]);
 
 /** Columns: every cell any night has, in the newest night's order, then the cells only older nights have. */
-function columns(nights: readonly LoadedNight[]): { recipe: string; workload: string; scenario: string }[] {
+function columns(nights: readonly Night[]): { recipe: string; workload: string; scenario: string }[] {
   const seen = new Map<string, { recipe: string; workload: string; scenario: string }>();
-  for (const { document } of nights) {
-    for (const { recipe, workload, scenario } of document.cells) {
+  for (const night of nights) {
+    for (const { recipe, workload, scenario } of night.cells) {
       const key = cellKey({ recipe, workload, scenario });
       if (!seen.has(key)) seen.set(key, { recipe, workload, scenario });
     }
@@ -98,17 +163,13 @@ function columns(nights: readonly LoadedNight[]): { recipe: string; workload: st
 
 const SYMBOL: Record<CellVerdict, string> = { valid: '✓', invalid: '✗', unknown: '?', crashed: '!', 'not run': '·' };
 
-function trendCell(night: LoadedNight, column: { recipe: string; workload: string; scenario: string }): Html {
-  const cell: Cell | undefined = night.document.cells.find((candidate) => cellKey(candidate) === cellKey(column));
+function trendCell(night: Night, column: { recipe: string; workload: string; scenario: string }): Html {
+  const cell = night.cells.find((candidate) => cellKey(candidate) === cellKey(column));
   if (cell === undefined) return html`<td class="trend-absent" title="not in this night's matrix"></td>`;
-  const change = night.document.baseline?.changes.find((candidate) => cellKey(candidate) === cellKey(column));
   const found = typesFound(cell.anomalies).map((type) => `${cell.anomalies[type]} ${type}`).join(', ');
-  const title = [`${cellLabel(cell)}: ${cell.verdict}${found === '' ? '' : ` (${found})`}`, change === undefined ? '' : `changed: ${change.text}`].filter(Boolean).join('\n');
-  const links = cell.runs.map((run, index) => {
-    const target = `${night.id}/${run.crashed || run.report === null ? run.log : run.report}`;
-    return html`<a href="${href(target)}">${index === 0 ? SYMBOL[cell.verdict] : index + 1}</a>`;
-  });
-  return html`<td class="trend trend-${cell.verdict.replace(' ', '-')}${change === undefined ? '' : ' trend-changed'}" title="${title}">${links.length === 0 ? SYMBOL[cell.verdict] : links}</td>`;
+  const title = [`${cellLabel(cell)}: ${cell.verdict}${found === '' ? '' : ` (${found})`}`, cell.change === null ? '' : `changed: ${cell.change}`].filter(Boolean).join('\n');
+  const links = cell.runs.map((target, index) => html`<a href="${href(target)}">${index === 0 ? SYMBOL[cell.verdict] : index + 1}</a>`);
+  return html`<td class="trend trend-${cell.verdict.replace(' ', '-')}${cell.change === null ? '' : ' trend-changed'}" title="${title}">${links.length === 0 ? SYMBOL[cell.verdict] : links}</td>`;
 }
 
 /** Consecutive columns of one workload and scenario share a header cell. */
@@ -131,40 +192,30 @@ td.trend-changed { outline: 3px solid var(--unknown); outline-offset: -3px; }
 table.trend-table thead th.recipe { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-weight: normal; }
 `;
 
-export function renderTrendPage(nights: readonly LoadedNight[], unreadable: NightsIndex['unreadable']): string {
+function nightLabel(night: Night): Html {
+  const when = night.startedAt.slice(0, 16).replace('T', ' ');
+  return html`${night.page === null ? html`<span title="its files were deleted; nights.json keeps its verdicts">${when}</span>` : html`<a href="${href(night.page)}">${when}</a>`}${night.complete ? '' : html` <span class="problem">incomplete</span>`}`;
+}
+
+export function renderTrendPage(index: NightsIndex): string {
+  const { nights, unreadable } = index;
   const cells = columns(nights);
   const groups = headerGroups(cells);
+  const newest = nights.find((night) => night.page !== null);
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>zk-lock-jepsen nightly</title><style>${trusted(STYLE + COMPARE_STYLE + TREND_STYLE)}</style></head>
 <body><main>
 <h1>zk-lock-jepsen nightly: ${nights.length} night${nights.length === 1 ? '' : 's'}</h1>
-<p class="caption">A row per night, newest first; a column per cell. ${SYMBOL.valid} valid, ${SYMBOL.invalid} invalid, ${SYMBOL.unknown} unknown, ${SYMBOL.crashed} crashed, ${SYMBOL['not run']} not run; each links to the cell's run (more runs: 2, 3, ...). An outlined cell changed since the night before (its verdict or kinds of anomaly); hover for the anomalies.</p>
-<div class="links"><a href="nights.json">nights.json</a>${nights[0] === undefined ? '' : html`<a href="${href(nights[0].id)}/index.html">the newest night</a>`}</div>
+<p class="caption">A row per night, newest first; a column per cell. ${SYMBOL.valid} valid, ${SYMBOL.invalid} invalid, ${SYMBOL.unknown} unknown, ${SYMBOL.crashed} crashed, ${SYMBOL['not run']} not run; each links to the cell's run (more runs: 2, 3, ...) while the night's files are kept. An outlined cell changed since the night before (its verdict or kinds of anomaly); hover for the anomalies.</p>
+<div class="links"><a href="nights.json">nights.json</a>${newest === undefined ? '' : html`<a href="${href(newest.page!)}">the newest night</a>`}</div>
 ${nights.length === 0 ? html`<p>No night yet.</p>` : html`<div class="chart"><table class="trend-table" data-trend>
 <thead><tr><th rowspan="2">night</th><th rowspan="2">changed</th>${groups.map((group) => html`<th colspan="${group.span}">${group.label}</th>`)}</tr>
 <tr>${cells.map((cell) => html`<th class="recipe">${cell.recipe}</th>`)}</tr></thead>
 <tbody>
-${nights.map((night) => html`<tr data-night="${night.id}"><th><a href="${href(night.id)}/index.html">${night.document.startedAt.slice(0, 16).replace('T', ' ')}</a>${night.document.complete ? '' : html` <span class="problem">incomplete</span>`}</th>
-<td>${night.document.baseline === null ? '' : night.document.baseline.changes.length}</td>${cells.map((cell) => trendCell(night, cell))}</tr>
+${nights.map((night) => html`<tr data-night="${night.id}"><th>${nightLabel(night)}</th>
+<td>${night.changes ?? ''}</td>${cells.map((cell) => trendCell(night, cell))}</tr>
 `)}</tbody></table></div>`}
 ${unreadable.length === 0 ? '' : html`<h2>Unreadable nights</h2><ul>${unreadable.map((night) => html`<li><a href="${href(night.id)}/">${night.id}</a>: ${night.error}</li>`)}</ul>`}
 </main></body></html>
 `.text;
-}
-
-/** The newest night's compare.json, the baseline of the next; null when there is none. */
-export async function newestNight(dir: string): Promise<string | null> {
-  const { nights } = await loadNights(dir);
-  return nights[0] === undefined ? null : join(dir, nights[0].id, 'compare.json');
-}
-
-/** Deletes the nights beyond the newest `keep` (readable or not), then writes nights.json and index.html. */
-export async function updateNights(dir: string, keep: number): Promise<{ index: NightsIndex; removed: string[] }> {
-  const removed = (await nightIds(dir)).slice(keep);
-  for (const id of removed) await rm(join(dir, id), { recursive: true, force: true });
-  const { nights, unreadable } = await loadNights(dir);
-  const index: NightsIndex = { version: NIGHTS_VERSION, updatedAt: new Date().toISOString(), nights: nights.map(nightEntry), unreadable };
-  await writeFile(join(dir, 'nights.json'), `${JSON.stringify(index, null, 2)}\n`);
-  await writeFile(join(dir, 'index.html'), renderTrendPage(nights, unreadable));
-  return { index, removed };
 }
