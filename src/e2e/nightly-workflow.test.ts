@@ -9,6 +9,9 @@
  * image has no Node, and Debian's is 18); the rest exist only on GitHub and are checked against GitHub's workflow
  * schema by src/nightly-workflow.test.ts. Needs a Docker daemon, root, and Debian's archive and the npm registry
  * reachable from containers; skipped, saying why, without a daemon.
+ * Privileged means every capability: a machine whose own bounding set lacks one (these lack CAP_SYS_RESOURCE)
+ * cannot start a --privileged container ("unable to apply caps"), so there the container gets every capability
+ * the machine has, with no seccomp, AppArmor or masked system paths, which is what the local backend needs of it.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -41,6 +44,23 @@ const LOGS = join(REPO, 'test-output', 'nightly-workflow');
 /** The actions this test stands in for, and those only GitHub can run (their inputs are checked by the schema test). */
 const STOOD_IN_FOR = ['actions/checkout', 'actions/setup-node'];
 const GITHUB_ONLY = ['actions/cache/restore', 'actions/cache/save', 'mikepenz/action-junit-report', 'actions/upload-pages-artifact'];
+
+/** Linux's capabilities by number (linux/capability.h), as Docker names them. */
+const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+];
+
+/** --privileged where this machine has every capability; else all it has, unconfined (see above). */
+function privileged(): Docker.HostConfig {
+  const bounding = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);
+  const missing = CAPABILITIES.filter((_, bit) => (bounding & (1n << BigInt(bit))) === 0n);
+  if (missing.length === 0) return { Privileged: true };
+  return { CapAdd: ['ALL'], CapDrop: missing, SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'] };
+}
 
 const daemonAnswers = await dockerDaemonAnswers();
 const { workflow } = readWorkflow();
@@ -142,7 +162,7 @@ describe.skipIf(!daemonAnswers)(`the nightly workflow's shell steps in a Debian 
       Cmd: ['sleep', 'infinity'],
       Labels: { [LABEL]: LABEL_VALUE },
       HostConfig: {
-        Privileged: true,
+        ...privileged(),
         Binds: [
           `${join(scratch, 'workspace')}:${WORKSPACE}`,
           `${join(scratch, 'temp')}:${RUNNER_TEMP}`,
