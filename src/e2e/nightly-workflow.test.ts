@@ -12,6 +12,8 @@
  * Privileged means every capability: a machine whose own bounding set lacks one (these lack CAP_SYS_RESOURCE)
  * cannot start a --privileged container ("unable to apply caps"), so there the container gets every capability
  * the machine has, with no seccomp, AppArmor or masked system paths, which is what the local backend needs of it.
+ * The machine's extra TLS trust (NODE_EXTRA_CA_CERTS: here the registry is reached through a proxy with a local
+ * CA) goes into the container too; on GitHub there is none.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -36,6 +38,8 @@ const LABEL_VALUE = 'nightly-workflow';
 const WORKSPACE = '/__w/zk-lock-jepsen/zk-lock-jepsen';
 const RUNNER_TEMP = '/__w/_temp';
 const NODE_HOME = '/opt/node';
+const HOST_EXTRA_CA = process.env['NODE_EXTRA_CA_CERTS'];
+const EXTRA_CA = '/opt/host-ca/extra-ca.crt';
 const TINY_MATRIX = { NIGHTLY_RECIPES: 'node-safe', NIGHTLY_SCENARIOS: 'lost-delete', NIGHTLY_WORKLOADS: 'try-lock', NIGHTLY_TIME_LIMIT: '5' };
 /** What the steps may take here: apt-get and npm ci fetch from the archive and the registry. */
 const STEP_BOUND_MS = 900_000;
@@ -110,6 +114,7 @@ describe.skipIf(!daemonAnswers)(`the nightly workflow's shell steps in a Debian 
   const env: Record<string, string> = {
     CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: WORKSPACE, RUNNER_TEMP, HOME: '/github/home',
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...TINY_MATRIX,
+    ...(HOST_EXTRA_CA === undefined ? {} : { NODE_EXTRA_CA_CERTS: EXTRA_CA }),
   };
   const results = (): string => join(scratch, 'workspace', 'results', 'nightly');
   const nights = (): string[] => readdirSync(results()).filter((name) => name.startsWith('compare-')).sort();
@@ -169,6 +174,7 @@ describe.skipIf(!daemonAnswers)(`the nightly workflow's shell steps in a Debian 
           `${process.execPath}:${NODE_HOME}/bin/node:ro`,
           `${join(process.execPath, '..', '..', 'lib', 'node_modules', 'npm')}:${NODE_HOME}/lib/node_modules/npm:ro`,
           `${join(process.execPath, '..', '..', 'include', 'node')}:${NODE_HOME}/include/node:ro`,
+          ...(HOST_EXTRA_CA === undefined ? [] : [`${HOST_EXTRA_CA}:${EXTRA_CA}:ro`]),
         ],
       },
     });
