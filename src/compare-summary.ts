@@ -238,6 +238,8 @@ export function typesFound(counts: AnomalyCounts): AnomalyType[] {
   return (Object.keys(counts) as AnomalyType[]).filter((type) => (counts[type] ?? 0) > 0).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+export const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
 export const cellLabel = (cell: { recipe: string; workload: string; scenario: string }): string => `${cell.recipe} · ${cell.workload} · ${cell.scenario}`;
 
 const countedTypes = (types: AnomalyType[], counts: AnomalyCounts): string => types.map((type) => `${type} ×${counts[type]}`).join(', ');

@@ -12,7 +12,7 @@ import { InvalidArgumentError } from 'commander';
 import type { Results } from '../checker/types.ts';
 import { renderComparePage } from './compare-page.ts';
 import {
-  anomalyCounts, changesSince, COMPARE_VERSION, describeDifferences, parseCompareDocument, summarizeCell,
+  anomalyCounts, changesSince, COMPARE_VERSION, describeDifferences, parseCompareDocument, plural, summarizeCell,
   type CellRun, type CompareDocument, type Scenario,
 } from './compare-summary.ts';
 import { NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type WorkloadName } from './config.ts';
@@ -221,7 +221,7 @@ async function writeDocuments(dir: string, document: CompareDocument): Promise<v
 function printChanges(document: CompareDocument): void {
   if (document.baseline === null) return;
   const { changes, id } = document.baseline;
-  console.log(changes.length === 0 ? `compare: since ${id}: no cell changed` : `compare: since ${id}: ${changes.length} cell${changes.length === 1 ? '' : 's'} changed, new anomalies first`);
+  console.log(changes.length === 0 ? `compare: since ${id}: no cell changed` : `compare: since ${id}: ${plural(changes.length, 'cell')} changed, new anomalies first`);
   for (const change of changes) console.log(`  ${change.text}`);
 }
 
@@ -282,7 +282,7 @@ export async function runCompare(options: CompareOptions): Promise<number> {
   };
 
   const cellCount = options.recipes.length * options.scenarios.length * options.workloads.length;
-  console.log(`compare: ${planned.length} runs (${cellCount} cells × ${options.runs}) → ${dir}`);
+  console.log(`compare: ${plural(planned.length, 'run')} (${plural(cellCount, 'cell')} × ${options.runs}) → ${dir}`);
   await writeDocuments(dir, document(null));
   const children = new ChildRunner();
   let stopCode: number | undefined;

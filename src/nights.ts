@@ -8,7 +8,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseCompareDocument, cellLabel, typesFound, type AnomalyCounts, type CellVerdict, type CompareDocument } from './compare-summary.ts';
+import { parseCompareDocument, cellLabel, plural, typesFound, type AnomalyCounts, type CellVerdict, type CompareDocument } from './compare-summary.ts';
 import { COMPARE_STYLE, href } from './compare-page.ts';
 import { html, trusted, type Html } from './report/html.ts';
 import { STYLE } from './report/style.ts';
@@ -205,7 +205,7 @@ export function renderTrendPage(index: NightsIndex): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>zk-lock-jepsen nightly</title><style>${trusted(STYLE + COMPARE_STYLE + TREND_STYLE)}</style></head>
 <body><main>
-<h1>zk-lock-jepsen nightly: ${nights.length} night${nights.length === 1 ? '' : 's'}</h1>
+<h1>zk-lock-jepsen nightly: ${plural(nights.length, 'night')}</h1>
 <p class="caption">A row per night, newest first; a column per cell. ${SYMBOL.valid} valid, ${SYMBOL.invalid} invalid, ${SYMBOL.unknown} unknown, ${SYMBOL.crashed} crashed, ${SYMBOL['not run']} not run; each links to the cell's run (more runs: 2, 3, ...) while the night's files are kept. An outlined cell changed since the night before (its verdict or kinds of anomaly); hover for the anomalies.</p>
 <div class="links"><a href="nights.json">nights.json</a>${newest === undefined ? '' : html`<a href="${href(newest.page!)}">the newest night</a>`}</div>
 ${nights.length === 0 ? html`<p>No night yet.</p>` : html`<div class="chart"><table class="trend-table" data-trend>

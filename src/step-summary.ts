@@ -5,7 +5,7 @@
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Results, Validity } from '../checker/types.ts';
-import { cellLabel, countsTowardVerdict, typesFound, type AnomalyCounts, type Cell, type CellVerdict, type CompareDocument } from './compare-summary.ts';
+import { cellLabel, countsTowardVerdict, plural, typesFound, type AnomalyCounts, type Cell, type CellVerdict, type CompareDocument } from './compare-summary.ts';
 import { scenarioOf } from './junit.ts';
 
 const MARK: Record<CellVerdict, string> = { valid: '✅', invalid: '❌', unknown: '⚠️', crashed: '💥', 'not run': '⏸️' };
@@ -20,8 +20,6 @@ export function markdownText(text: string): string {
 const code = (text: string): string => `\`${text.replace(/`/g, "'")}\``;
 
 const countList = (counts: AnomalyCounts): string => typesFound(counts).map((type) => `${counts[type]} ${type}`).join(', ');
-
-const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
 
 export function runStepSummary(results: Results, reportPath: string): string {
   const verdict = verdictOf(results.valid);
