@@ -136,6 +136,7 @@ describe('JUnit of a comparison', () => {
         run(43, { crashed: true, valid: null, exitCode: 255, error: 'jepsen: the run crashed: boom' }),
       ]),
       summarizeCell('kazoo@2.11.0', 'try-lock', 'lost-delete', []),
+      summarizeCell('curator', 'try-lock', 'lost-delete', [run(42, { crashed: true, valid: null, exitCode: 253, error: 'jepsen: not root' })]),
     ];
     const loaded: string[] = [];
     const suites = [];
@@ -147,8 +148,10 @@ describe('JUnit of a comparison', () => {
     }
     const { testsuites } = parse(renderJUnit('compare-x', suites));
     expect(loaded).toEqual(['invalid']);
-    const [kazoo28, kazoo211] = testsuites.testsuite;
-    expect(kazoo28).toMatchObject({ name: 'kazoo@2.8.0 · try-lock · lost-delete', tests: '5', failures: '4', errors: '1', skipped: '0', time: '20.000', timestamp: '2026-11-21T16:03:44' });
+    const [kazoo28, kazoo211, curator] = testsuites.testsuite;
+    // When its first run started, as that run's results say.
+    const started = new Date(runs.invalid.results.run.startedAt!).toISOString().slice(0, 19);
+    expect(kazoo28).toMatchObject({ name: 'kazoo@2.8.0 · try-lock · lost-delete', tests: '5', failures: '4', errors: '1', skipped: '0', time: '20.000', timestamp: started });
     expect(kazoo28!.testcase.map((testcase) => testcase.name)).toEqual(['mutex (seed 42)', 'leaks (seed 42)', 'liveness (seed 42)', 'fencing (seed 42)', 'run (seed 43)']);
     expect(kazoo28!.testcase.every((testcase) => testcase.classname === 'try-lock.lost-delete.kazoo@2_8_0')).toBe(true);
     expect(attachmentLines(kazoo28!.testcase[0]!)).toEqual([`[[ATTACHMENT|${join(compareDir, 'runs/invalid/report.html')}]]`]);
@@ -158,6 +161,8 @@ describe('JUnit of a comparison', () => {
     expect(kazoo211).toMatchObject({ tests: '1', failures: '0', errors: '0', skipped: '1' });
     expect(kazoo211!.timestamp).toBeUndefined();
     expect(kazoo211!.testcase[0]!.skipped!.message).toMatch(/^not run/);
-    expect(testsuites).toMatchObject({ tests: '6', failures: '4', errors: '1', skipped: '1', time: '20.000' });
+    // No run of it has results: the comparison's start.
+    expect(curator).toMatchObject({ tests: '1', errors: '1', timestamp: '2026-11-21T16:03:44' });
+    expect(testsuites).toMatchObject({ tests: '7', failures: '4', errors: '2', skipped: '1', time: '30.000' });
   });
 });

@@ -108,6 +108,7 @@ export function runSuite(results: Results, reportPath: string): JUnitSuite {
 export async function cellSuite(cell: Cell, compareDir: string, startedAt: string, loadResults: (run: CellRun) => Promise<Results | undefined>): Promise<JUnitSuite> {
   const classname = classnameOf(cell.recipe, cell.workload, cell.scenario);
   const cases: JUnitCase[] = [];
+  let firstStarted: string | null = null;
   for (const run of cell.runs) {
     const suffix = cell.runs.length > 1 ? ` (seed ${run.seed})` : '';
     const results = run.crashed || run.report === null ? undefined : await loadResults(run);
@@ -117,13 +118,15 @@ export async function cellSuite(cell: Cell, compareDir: string, startedAt: strin
         error: { message: run.error ?? 'the run ended without a verdict', type: 'crashed', text: `exit code ${run.exitCode ?? run.signal}` },
       });
     } else {
+      firstStarted ??= results.run.startedAt;
       cases.push(...checkCases(results, resolve(compareDir, run.report!), classname, suffix));
     }
   }
   if (cell.runs.length === 0) cases.push({ name: 'run', classname, time: 0, output: [], skipped: { message: 'not run: the comparison stopped before this cell' } });
   return {
     name: cellLabel(cell),
-    timestamp: cell.runs.length === 0 ? null : startedAt,
+    // When its first run started; the comparison's start for a cell whose runs all crashed.
+    timestamp: cell.runs.length === 0 ? null : firstStarted ?? startedAt,
     time: cell.runs.reduce((sum, run) => sum + run.seconds, 0),
     properties: { recipe: cell.recipe, workload: cell.workload, scenario: cell.scenario, verdict: cell.verdict, seeds: cell.runs.map((run) => run.seed).join(',') },
     cases,
