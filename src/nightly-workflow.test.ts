@@ -46,9 +46,10 @@ describe('.github/workflows/nightly.yml', () => {
     const results = /^results=\$\{NIGHTLY_RESULTS:-([^}]+)\}$/m.exec(nightly)![1]!;
     expect(results).toBe('results/nightly');
     expect(nightly).toContain('--junit "$results/junit.xml"');
-    expect(step('actions/cache/restore')!.with).toMatchObject({ path: results, key: 'nightly-${{ github.run_id }}', 'restore-keys': 'nightly-' });
-    // Saved under the key restored next night (restore-keys is a prefix of it), whatever the night's verdicts.
-    expect(step('actions/cache/save')).toMatchObject({ if: '${{ !cancelled() }}', with: { path: results, key: 'nightly-${{ github.run_id }}' } });
+    // A key of its own for every run and attempt (a cache entry is never overwritten), restored next night by prefix.
+    const key = 'nightly-${{ github.run_id }}-${{ github.run_attempt }}';
+    expect(step('actions/cache/restore')!.with).toMatchObject({ path: results, key, 'restore-keys': 'nightly-' });
+    expect(step('actions/cache/save')).toMatchObject({ if: '${{ !cancelled() }}', with: { path: results, key } });
     expect(step('mikepenz/action-junit-report')).toMatchObject({ if: '${{ !cancelled() }}', with: { report_paths: `${results}/junit.xml` } });
     expect(step('actions/upload-pages-artifact')).toMatchObject({ if: '${{ !cancelled() }}', with: { path: results } });
     // Restored before the comparison runs, saved after.
