@@ -3,6 +3,8 @@
  * src/cli.ts (its own directory and report under compare-<time>/runs/), one after the other since two ensembles
  * on two cores starve each other. After every run it rewrites compare.json and index.html, so a matrix cut short
  * still shows what it found. A comparison reports; it does not judge: the exit code says whether every run ran.
+ * With --baseline it also says which cells changed since an earlier comparison; --junit and GITHUB_STEP_SUMMARY
+ * give CI the verdicts in the forms CI reads (src/junit.ts, src/step-summary.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';

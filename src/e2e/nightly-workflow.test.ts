@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -183,7 +183,12 @@ describe.skipIf(!daemonAnswers)(`the nightly workflow's shell steps in a Debian 
 
   afterAll(async () => {
     await container?.remove({ force: true });
-    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+    if (scratch !== undefined) {
+      // The nights as they ended (runs, logs, reports) stay for a look: test-output/ is not committed.
+      await rm(join(LOGS, 'nightly'), { recursive: true, force: true });
+      if (existsSync(results())) await cp(results(), join(LOGS, 'nightly'), { recursive: true });
+      await rm(scratch, { recursive: true, force: true });
+    }
     if (outcomes.length > 0) {
       console.log(`nightly workflow steps (s):\n${outcomes.map((outcome) => `  ${outcome.seconds.toFixed(1).padStart(7)}  ${outcome.label}`).join('\n')}\n  ${outcomes.reduce((sum, outcome) => sum + outcome.seconds, 0).toFixed(1).padStart(7)}  in all`);
     }
