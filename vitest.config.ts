@@ -19,5 +19,7 @@ export default defineConfig({
       tier('browser', ['tests/browser/**/*.test.ts']),
       tier('e2e', ['tests/e2e/**/*.test.ts']),
     ],
+    // @actions/workflow-parser imports its JSON schema without an import attribute, which Node refuses: bundled by Vite, it loads.
+    deps: { optimizer: { ssr: { enabled: true, include: ['@actions/workflow-parser'] } } },
   },
 });

@@ -7,7 +7,7 @@
  * `down` or the next `up`. The sweep removes every id that is not alive, and only those.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, mkdir, rm, writeFile } from 'node:fs/promises';
 import { run } from './exec.ts';
 import { formatSubnet, type Subnet } from './subnet.ts';
 
@@ -146,11 +146,17 @@ export async function findLeftovers(): Promise<Map<string, Leftovers>> {
   return found;
 }
 
-/** Server processes carrying the markers, read from /proc (exact argument match, not a substring). */
+/**
+ * Server processes carrying the markers, read from /proc (exact argument match, not a substring). Only those in
+ * this process's PID namespace: a container's processes show in the host's /proc, but their cluster's state file
+ * is in the container's /run, so a sweep on the host would take a container's live cluster for a dead one.
+ */
 async function markedProcesses(): Promise<{ pid: number; clusterId: string; nodeId: number }[]> {
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  const ownPidNamespace = await readlink('/proc/self/ns/pid');
   const found = await Promise.all(
     pids.map(async (pid) => {
+      if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) !== ownPidNamespace) return undefined;
       const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
       const valueOf = (marker: string) => argv.find((arg) => arg.startsWith(marker))?.slice(marker.length);
       const clusterId = valueOf(CLUSTER_MARKER);

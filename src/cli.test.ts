@@ -81,6 +81,8 @@ const COMPARE_CASES: [what: string, flags: string[], says: RegExp][] = [
   ['compare with seeds past the last', ['compare', '--recipes', 'kazoo', '--seed', '2147483647', '--runs', '2'], /goes past the largest seed/],
   ['compare with a run flag no run accepts', ['compare', '--recipes', 'kazoo', '--tick-time', '200', '--session-timeout', '100'], /--session-timeout 100 is outside/],
   ['compare into results on procfs', ['compare', '--recipes', 'kazoo', '--results', '/proc/zkj-nope'], /cannot create \/proc\/zkj-nope/],
+  ['compare against a baseline that does not exist', ['compare', '--recipes', 'kazoo', '--baseline', join(scratch, 'missing.json')], /^jepsen: --baseline .*missing\.json: no such file$/],
+  ['compare against a baseline that is not compare.json', ['compare', '--recipes', 'kazoo', '--baseline', aFile], /^jepsen: --baseline .*a-file: not JSON/],
 ];
 
 /** A recorded run directory as replay and shrink read it, with the verdict given. */

@@ -18,7 +18,7 @@ import { RECIPE_NAMES } from '../workloads/recipes.ts';
 import { WORKLOAD_NAMES } from '../workloads/workloads.ts';
 import { checkWorkerCommand, ensureWritableDirectory } from './arguments.ts';
 import type { RunConfig } from './config.ts';
-import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
+import { parseRecipes, parseScenarios, parseWorkloads, readBaseline, runCompare } from './compare.ts';
 import type { Scenario } from './compare-summary.ts';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -84,6 +84,7 @@ function runCommand(): Command {
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--toxiproxy <url>', 'the Toxiproxy server (http://127.0.0.1:8474) to carry the client-path faults instead of the built-in proxy', httpUrl)
     .option('--results <dir>', 'where runs are written', 'results')
+    .option('--junit <file>', 'also write the verdict as JUnit XML for CI test reporters')
     .allowExcessArguments(false);
 }
 
@@ -91,7 +92,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; nemesisTarget: TargetSpec; faultDuration?: number; snapshotInterval: number; fencing: boolean;
-  seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string;
+  seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string; junit?: string;
 }
 
 /** What a backend can do to its servers; auto is docker or local, which can do the same. */
@@ -161,10 +162,10 @@ export function toRunConfig(flags: RunFlags): RunConfig {
 }
 
 /** Flags the compare matrix sets for each run; every other flag of a run passes through to every run unchanged. */
-const MATRIX_FLAGS = new Set(['--recipe', '--worker', '--workload', '--nemesis', '--seed', '--results']);
+const MATRIX_FLAGS = new Set(['--recipe', '--worker', '--workload', '--nemesis', '--seed', '--results', '--junit']);
 
 type CompareFlags = Omit<RunFlags, 'recipe' | 'worker' | 'workload' | 'nemesis' | 'seed'> & {
-  recipes: RunConfig['recipe'][]; nemesis: Scenario[]; workload: RunConfig['workload'][]; runs: number; seed?: number;
+  recipes: RunConfig['recipe'][]; nemesis: Scenario[]; workload: RunConfig['workload'][]; runs: number; seed?: number; baseline?: string;
 };
 
 /** The run's own options (so new ones join by themselves), minus the matrix's; `passThrough` collects them as typed. */
@@ -178,6 +179,8 @@ function compareCommand(passThrough: string[]): Command {
     .option('--runs <k>', 'runs (seeds) per cell', integer(1, 1_000), 1)
     .option('--seed <n>', 'run i of every cell uses seed + i (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--results <dir>', 'the comparison goes to <dir>/compare-<time>/', 'results')
+    .option('--junit <file>', 'also write JUnit XML: a testsuite per cell, a testcase per check of each run')
+    .option('--baseline <compare.json>', 'report the cells whose verdict or anomaly types changed since that comparison')
     .allowExcessArguments(false);
   for (const option of runCommand().options) {
     if (MATRIX_FLAGS.has(option.long ?? '')) continue;
@@ -196,8 +199,13 @@ async function compare(flags: CompareFlags, passThrough: string[]): Promise<numb
   const largestSeed = 2 ** 31 - 1;
   const firstSeed = flags.seed ?? randomInt(0, largestSeed - flags.runs + 2);
   if (firstSeed + flags.runs - 1 > largestSeed) throw new UserError(`--seed ${firstSeed} with --runs ${flags.runs} goes past the largest seed, ${largestSeed}.`);
+  const baseline = flags.baseline === undefined ? undefined : await readBaseline(flags.baseline);
+  // Last of the checks, as it creates the results directory.
   ensureWritableDirectory('--results', flags.results);
-  return runCompare({ recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough });
+  return runCompare({
+    recipes: flags.recipes, scenarios: flags.nemesis, workloads: flags.workload, runs: flags.runs, firstSeed, results: flags.results, passThrough,
+    ...(flags.junit === undefined ? {} : { junit: flags.junit }), ...(baseline === undefined ? {} : { baseline }),
+  });
 }
 
 /** The whole command: parses `argv`, runs, and returns the exit code; errors are one line on stderr. */
@@ -208,7 +216,7 @@ export async function main(argv: string[]): Promise<number> {
     // Last of the checks, as it creates the results directory: everything else was fine.
     ensureWritableDirectory('--results', config.results);
     const { runTest } = await import('./runner.ts');
-    ({ exitCode } = await runTest(config));
+    ({ exitCode } = await runTest(config, flags.junit === undefined ? {} : { junit: flags.junit }));
   });
   const passThrough: string[] = [];
   // Positional options: flags after `compare` are the subcommand's, even those both commands know.

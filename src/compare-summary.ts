@@ -1,12 +1,15 @@
 /**
  * compare.json (docs/compare-format.md): the types, and the pure part of a comparison — what one run found, what
- * a cell's runs add up to, and what differs between versions of one recipe family.
+ * a cell's runs add up to, what differs between versions of one recipe family, and what changed since a baseline.
  */
-import type { AnomalyType, Results, Validity } from '../checker/types.ts';
+import { z } from 'zod';
+import type { Anomaly, AnomalyType, CheckResult, Results, Validity } from '../checker/types.ts';
 import type { NemesisName } from '../nemesis/index.ts';
 import type { WorkloadName } from '../workloads/workloads.ts';
 
-export const COMPARE_VERSION = 1;
+/** 2 added `baseline`; documents of version 1 read as having none. */
+export const COMPARE_VERSION = 2;
+export const READABLE_COMPARE_VERSIONS: readonly number[] = [1, 2];
 
 export const ANOMALY_TYPES: readonly AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update'];
 
@@ -65,6 +68,37 @@ export interface Difference {
   text: string;
 }
 
+/** A cell as a baseline knew it, and as it is now. */
+export interface CellState {
+  verdict: CellVerdict;
+  anomalies: AnomalyCounts;
+}
+
+/** A cell whose verdict or kinds of anomaly differ from the baseline's same cell (recipe, workload, scenario). */
+export interface CellChange {
+  recipe: string;
+  workload: WorkloadName;
+  scenario: string;
+  /** null: the baseline's matrix had no such cell. */
+  before: CellState | null;
+  after: CellState;
+  /** Anomaly types found now and not in the baseline; found in the baseline and not now. */
+  newTypes: AnomalyType[];
+  goneTypes: AnomalyType[];
+  text: string;
+}
+
+export interface Baseline {
+  /** The baseline's compare.json, relative to this one. */
+  document: string;
+  id: string;
+  startedAt: string;
+  /** The baseline's format version. */
+  version: number;
+  /** New anomalies first, then the rest, each in matrix order. */
+  changes: CellChange[];
+}
+
 export interface CompareDocument {
   version: typeof COMPARE_VERSION;
   id: string;
@@ -86,21 +120,25 @@ export interface CompareDocument {
   runsIndex: string;
   cells: Cell[];
   differences: Difference[];
+  /** What changed since the comparison given with --baseline; null without one. */
+  baseline: Baseline | null;
 }
 
 function add(counts: AnomalyCounts, type: AnomalyType, amount = 1): void {
   counts[type] = (counts[type] ?? 0) + amount;
 }
 
-/** Counted and tolerated anomalies of one run, by the checker's own rules: a tolerated check counts none, except lasting leaks. */
+/** The checker's own rule (docs/results-format.md): a tolerated check counts no anomaly, except a lasting leak. */
+export function countsTowardVerdict(check: CheckResult<Anomaly>, anomaly: Anomaly): boolean {
+  return check.tolerated === undefined || (anomaly.type === 'leaked-node' && anomaly.seen.final);
+}
+
+/** Counted and tolerated anomalies of one run. */
 export function anomalyCounts(results: Results): { anomalies: AnomalyCounts; tolerated: AnomalyCounts } {
   const anomalies: AnomalyCounts = {};
   const tolerated: AnomalyCounts = {};
   for (const check of Object.values(results.checkers)) {
-    for (const anomaly of check.anomalies) {
-      const counts = check.tolerated === undefined || (anomaly.type === 'leaked-node' && anomaly.seen.final);
-      add(counts ? anomalies : tolerated, anomaly.type);
-    }
+    for (const anomaly of check.anomalies) add(countsTowardVerdict(check, anomaly) ? anomalies : tolerated, anomaly.type);
   }
   return { anomalies, tolerated };
 }
@@ -193,4 +231,86 @@ export function describeDifferences(cells: Cell[]): Difference[] {
   }
   // What changed between versions first: that is what a comparison is for.
   return differences.sort((a, b) => Number(b.differs) - Number(a.differs));
+}
+
+/** Types with a count, in the order of ANOMALY_TYPES; types this version does not know (a newer baseline's) last. */
+export function typesFound(counts: AnomalyCounts): AnomalyType[] {
+  const rank = (type: string): number => (ANOMALY_TYPES.includes(type as AnomalyType) ? ANOMALY_TYPES.indexOf(type as AnomalyType) : ANOMALY_TYPES.length);
+  return (Object.keys(counts) as AnomalyType[]).filter((type) => (counts[type] ?? 0) > 0).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+export const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+export const cellLabel = (cell: { recipe: string; workload: string; scenario: string }): string => `${cell.recipe} · ${cell.workload} · ${cell.scenario}`;
+
+const countedTypes = (types: AnomalyType[], counts: AnomalyCounts): string => types.map((type) => `${type} ×${counts[type]}`).join(', ');
+
+function changeText(change: Omit<CellChange, 'text'>): string {
+  const { before, after } = change;
+  const verdicts = before === null ? `not in the baseline, ${after.verdict}`
+    : before.verdict === after.verdict ? `${after.verdict} as before` : `${before.verdict} → ${after.verdict}`;
+  const parts = [verdicts];
+  if (change.newTypes.length > 0) parts.push(`new: ${countedTypes(change.newTypes, after.anomalies)}`);
+  if (change.goneTypes.length > 0) parts.push(`gone: ${change.goneTypes.join(', ')}`);
+  return `${cellLabel(change)}: ${parts.join('; ')}`;
+}
+
+/** The cells of this matrix whose verdict or kinds of anomaly differ from the baseline's; new anomalies first. */
+export function changesSince(cells: Cell[], baselineCells: readonly (CellState & { recipe: string; workload: string; scenario: string })[]): CellChange[] {
+  const key = (cell: { recipe: string; workload: string; scenario: string }): string => JSON.stringify([cell.recipe, cell.workload, cell.scenario]);
+  const baseline = new Map(baselineCells.map((cell) => [key(cell), cell]));
+  const changes: CellChange[] = [];
+  for (const cell of cells) {
+    const old = baseline.get(key(cell));
+    const before = old === undefined ? null : { verdict: old.verdict, anomalies: old.anomalies };
+    const now = typesFound(cell.anomalies);
+    const then = before === null ? [] : typesFound(before.anomalies);
+    const newTypes = now.filter((type) => !then.includes(type));
+    const goneTypes = then.filter((type) => !now.includes(type));
+    if (before !== null && before.verdict === cell.verdict && newTypes.length === 0 && goneTypes.length === 0) continue;
+    const change = { recipe: cell.recipe, workload: cell.workload, scenario: cell.scenario, before, after: { verdict: cell.verdict, anomalies: cell.anomalies }, newTypes, goneTypes };
+    changes.push({ ...change, text: changeText(change) });
+  }
+  // Stable: matrix order within each group.
+  return changes.sort((a, b) => Number(b.newTypes.length > 0) - Number(a.newTypes.length > 0));
+}
+
+const counts = z.record(z.string(), z.number());
+/** What a reader of an older or newer compare.json relies on; everything else passes through as written. */
+const storedDocument = z.looseObject({
+  version: z.number(),
+  id: z.string(),
+  startedAt: z.string(),
+  cells: z.array(z.looseObject({
+    recipe: z.string(),
+    workload: z.string(),
+    scenario: z.string(),
+    verdict: z.enum(['valid', 'invalid', 'unknown', 'crashed', 'not run']),
+    anomalies: counts,
+    runs: z.array(z.looseObject({ seed: z.number(), report: z.string().nullable(), log: z.string(), crashed: z.boolean() })),
+  })),
+});
+
+/**
+ * A compare.json of any version this suite reads, as the current shape (a version 1 document has no baseline);
+ * `version` is the one it was written with. Throws an Error with a one-line message otherwise.
+ */
+export function parseCompareDocument(text: string): { document: CompareDocument; version: number } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not JSON (${(error as Error).message})`);
+  }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && !READABLE_COMPARE_VERSIONS.includes(version)) {
+    throw new Error(`compare format version ${version}; this suite reads versions ${READABLE_COMPARE_VERSIONS.join(' and ')}`);
+  }
+  const parsed = storedDocument.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`not a compare.json: ${issue.path.join('.') || 'the document'}: ${issue.message}`);
+  }
+  const document = { baseline: null, ...parsed.data } as unknown as CompareDocument;
+  return { document, version: parsed.data.version };
 }

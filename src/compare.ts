@@ -3,22 +3,26 @@
  * src/cli.ts (its own directory and report under compare-<time>/runs/), one after the other since two ensembles
  * on two cores starve each other. After every run it rewrites compare.json and index.html, so a matrix cut short
  * still shows what it found. A comparison reports; it does not judge: the exit code says whether every run ran.
+ * With --baseline it also says which cells changed since an earlier comparison; --junit and GITHUB_STEP_SUMMARY
+ * give CI the verdicts in the forms CI reads (src/junit.ts, src/step-summary.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import type { Results } from '../checker/types.ts';
 import { renderComparePage } from './compare-page.ts';
 import {
-  anomalyCounts, COMPARE_VERSION, describeDifferences, summarizeCell,
+  anomalyCounts, changesSince, COMPARE_VERSION, describeDifferences, parseCompareDocument, plural, summarizeCell,
   type CellRun, type CompareDocument, type Scenario,
 } from './compare-summary.ts';
 import { NEMESIS_NAMES, type NemesisName } from '../nemesis/index.ts';
 import { RECIPE_NAMES } from '../workloads/recipes.ts';
 import { WORKLOAD_NAMES, type WorkloadName } from '../workloads/workloads.ts';
-import { EXIT } from '../ground/errors.ts';
+import { EXIT, UserError } from '../ground/errors.ts';
+import { cellSuite, writeJUnit } from './junit.ts';
+import { appendStepSummary, compareStepSummary } from './step-summary.ts';
 
 const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +41,33 @@ export interface CompareOptions {
   results: string;
   /** Flags of the normal run given unchanged to every run. */
   passThrough: string[];
+  /** Write JUnit XML here at the end (src/junit.ts). */
+  junit?: string;
+  /** Report the cells that changed since this comparison. */
+  baseline?: LoadedBaseline;
+}
+
+export interface LoadedBaseline {
+  /** Absolute path of its compare.json. */
+  path: string;
+  document: CompareDocument;
+  /** The format version it was written with. */
+  version: number;
+}
+
+/** A compare.json to compare with, of any version this suite reads; anything else is a one-line UserError. */
+export async function readBaseline(path: string): Promise<LoadedBaseline> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UserError(`--baseline ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  try {
+    return { path: resolve(path), ...parseCompareDocument(text) };
+  } catch (error) {
+    throw new UserError(`--baseline ${path}: ${(error as Error).message}`);
+  }
 }
 
 function commaList(text: string): string[] {
@@ -118,6 +149,8 @@ async function lastLine(path: string): Promise<string | null> {
 class ChildRunner {
   private child: ReturnType<typeof spawn> | undefined;
   stoppedBy: keyof typeof SIGNAL_EXIT_CODES | undefined;
+  /** The comparison writes one step summary for the matrix; a run would append its own. */
+  private readonly env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GITHUB_STEP_SUMMARY'));
 
   constructor() {
     for (const signal of Object.keys(SIGNAL_EXIT_CODES) as (keyof typeof SIGNAL_EXIT_CODES)[]) {
@@ -132,7 +165,7 @@ class ChildRunner {
     if (this.stoppedBy !== undefined) return { exitCode: null, signal: this.stoppedBy };
     const log = await open(logPath, 'w');
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', log.fd, log.fd], detached: true });
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', log.fd, log.fd], detached: true, env: this.env });
       this.child = child;
       return await new Promise((done, fail) => {
         child.once('error', fail);
@@ -189,6 +222,29 @@ async function writeDocuments(dir: string, document: CompareDocument): Promise<v
   await writeFile(join(dir, 'index.html'), renderComparePage(document));
 }
 
+function printChanges(document: CompareDocument): void {
+  if (document.baseline === null) return;
+  const { changes, id } = document.baseline;
+  console.log(changes.length === 0 ? `compare: since ${id}: no cell changed` : `compare: since ${id}: ${plural(changes.length, 'cell')} changed, new anomalies first`);
+  for (const change of changes) console.log(`  ${change.text}`);
+}
+
+/** What CI reads: the changes since the baseline printed, the JUnit file, the step summary. */
+async function reportToCi(document: CompareDocument, dir: string, options: CompareOptions): Promise<void> {
+  printChanges(document);
+  const files = [join(dir, 'index.html'), join(dir, 'compare.json')];
+  if (options.junit !== undefined) {
+    const loadResults = (run: CellRun): Promise<Results | undefined> =>
+      readFile(join(dir, 'runs', run.runId!, 'results.json'), 'utf8').then((text) => JSON.parse(text) as Results, () => undefined);
+    const suites = [];
+    for (const cell of document.cells) suites.push(await cellSuite(cell, dir, document.startedAt, loadResults));
+    await writeJUnit(options.junit, document.id, suites);
+    files.push(resolve(options.junit));
+    console.log(`compare: JUnit ${resolve(options.junit)}`);
+  }
+  await appendStepSummary(compareStepSummary(document, dir, files));
+}
+
 /** Runs the matrix and writes <results>/compare-<time>/{compare.json,index.html}; returns the exit code. */
 export async function runCompare(options: CompareOptions): Promise<number> {
   const startedAt = new Date().toISOString();
@@ -219,11 +275,18 @@ export async function runCompare(options: CompareOptions): Promise<number> {
       runsIndex: 'runs/index.html',
       cells,
       differences: describeDifferences(cells),
+      baseline: options.baseline === undefined ? null : {
+        document: relative(dir, options.baseline.path),
+        id: options.baseline.document.id,
+        startedAt: options.baseline.document.startedAt,
+        version: options.baseline.version,
+        changes: changesSince(cells, options.baseline.document.cells),
+      },
     };
   };
 
   const cellCount = options.recipes.length * options.scenarios.length * options.workloads.length;
-  console.log(`compare: ${planned.length} runs (${cellCount} cells × ${options.runs}) → ${dir}`);
+  console.log(`compare: ${plural(planned.length, 'run')} (${plural(cellCount, 'cell')} × ${options.runs}) → ${dir}`);
   await writeDocuments(dir, document(null));
   const children = new ChildRunner();
   let stopCode: number | undefined;
@@ -240,7 +303,9 @@ export async function runCompare(options: CompareOptions): Promise<number> {
       break;
     }
   }
-  await writeDocuments(dir, document(new Date().toISOString()));
+  const final = document(new Date().toISOString());
+  await writeDocuments(dir, final);
+  await reportToCi(final, dir, options);
   console.log(`compare: ${join(dir, 'index.html')}`);
   if (children.stoppedBy !== undefined) {
     console.error(`compare: stopped by ${children.stoppedBy}`);

@@ -28,6 +28,8 @@ import { checkRun } from './check.ts';
 import { reproduceCommand, type RunConfig } from './config.ts';
 import { Progress } from './progress.ts';
 import { writeIndex, writeReport } from './report/index.ts';
+import { runSuite, writeJUnit } from './junit.ts';
+import { appendStepSummary, runStepSummary } from './step-summary.ts';
 import { createRunDirectory, type RunDirectory } from './run-dir.ts';
 
 const LOCK_ROOT = '/locks';
@@ -54,8 +56,16 @@ export function scheduleOf(config: RunConfig, given?: readonly FaultPlan[]): Fau
   return planSchedule(nemeses, randomFor(config.seed, 'nemesis'), planSettings(config), config.timeLimitS * 1000);
 }
 
+/** How a run is carried out beyond its config: a recorded schedule (a replay), CI outputs. */
+export interface RunOptions {
+  /** A schedule to carry out instead of drawing one from the seed. */
+  schedule?: readonly FaultPlan[];
+  /** JUnit XML of the verdict (src/junit.ts). */
+  junit?: string;
+}
+
 /** Runs one test; resolves with the verdict's exit code and the run's directory. */
-export async function runTest(requested: RunConfig, options: { schedule?: readonly FaultPlan[] } = {}): Promise<{ exitCode: number; runDir: string }> {
+export async function runTest(requested: RunConfig, options: RunOptions = {}): Promise<{ exitCode: number; runDir: string }> {
   // config.json records where the run really went, so the command it gives reproduces it.
   const config: RunConfig = { ...requested, backend: await resolveBackend(requested.backend) };
   const schedule = scheduleOf(config, options.schedule);
@@ -82,16 +92,19 @@ export async function runTest(requested: RunConfig, options: { schedule?: readon
     await test.teardown();
     await runCleanups();
   }
-  return { exitCode: await summarize(run), runDir: run.path };
+  return { exitCode: await summarize(run, options), runDir: run.path };
 }
 
 /** Checks the recorded history, writes results.json, the report and the index, and prints the verdict. */
-async function summarize(run: RunDirectory): Promise<number> {
+async function summarize(run: RunDirectory, ci: Pick<RunOptions, 'junit'>): Promise<number> {
   const results = await checkRun(run.path);
   const reportPath = await writeReport(run.path);
   await writeIndex(join(run.path, '..'));
   console.log(formatSummary(results));
   console.log(`report: ${reportPath}`);
+  if (ci.junit !== undefined) await writeJUnit(ci.junit, run.id, [runSuite(results, reportPath)]);
+  // Without GITHUB_STEP_SUMMARY (not under GitHub Actions) this does nothing.
+  await appendStepSummary(runStepSummary(results, reportPath));
   return exitCodeFor(results.valid);
 }
 
