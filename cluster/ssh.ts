@@ -17,7 +17,7 @@ import { ClusterError } from './errors.ts';
 import { Ensemble } from './ensemble.ts';
 import type { SshOptions } from './ssh/connection.ts';
 import { jarClosure } from './ssh/jars.ts';
-import { SshRun, type StagedFile } from './ssh/remote-run.ts';
+import { DELETE_RULES, SshRun, type StagedFile } from './ssh/remote-run.ts';
 import { parseTargets, type SshTarget } from './ssh/target.ts';
 import type { Cluster, Grudge, KillRestart, NodeId, NodeStatus, Partition, Pause, ServerAddress } from './types.ts';
 import { isSettled, waitForStatus } from './wait.ts';
@@ -244,7 +244,7 @@ kill -9 $p; wait_gone $p ${STOP_GRACE_MS / 20} || { echo "zk${id} did not exit a
     await Promise.all(this.nodeIds.map((id) => {
       const host = this.hostOf(id);
       // Only this run's rules: a real host's own firewall stays as it was.
-      return host.exec(`iptables -w -S INPUT | grep -F -- ${quote([`--comment ${run.comment(host)} `])} | sed 's/^-A /-D /' | while read -r rule; do iptables -w $rule || exit 1; done`);
+      return host.exec(`${DELETE_RULES}\ndelete_rules ${quote([run.comment(host)])} >/dev/null`);
     }));
   }
 

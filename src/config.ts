@@ -37,6 +37,14 @@ export interface RunConfig {
   backend: BackendName | 'auto';
   /** backend external: the ensemble's servers, "host:port,...". */
   connect?: string;
+  /** backend ssh: the servers' hosts, "[user@]host[:port],...", one server each. */
+  hosts?: string;
+  /** Workers on these hosts over SSH instead of this machine, "[user@]host[:port],...". */
+  clientHosts?: string;
+  /** The private key for --hosts and --client-hosts. */
+  sshKey?: string;
+  /** Take a host's first key when known_hosts has none for it. */
+  sshAcceptNew?: boolean;
   results: string;
 }
 
@@ -64,6 +72,10 @@ export function reproduceCommand(config: RunConfig): string {
     config.zkVersion === undefined ? '' : `--zk-version ${config.zkVersion}`,
     `--backend ${config.backend}`,
     config.connect === undefined ? '' : `--connect ${config.connect}`,
+    config.hosts === undefined ? '' : `--hosts ${config.hosts}`,
+    config.clientHosts === undefined ? '' : `--client-hosts ${config.clientHosts}`,
+    config.sshKey === undefined ? '' : `--ssh-key ${config.sshKey}`,
+    config.sshAcceptNew ? '--ssh-accept-new' : '',
   ].filter((flag) => flag !== '');
   return `npm run jepsen -- ${flags.join(' ')}`;
 }

@@ -127,10 +127,18 @@ export class SshHost {
    * command's. It ends when the remote command does, or when this process closes its stdin or dies.
    */
   spawnDedicated(script: string): ChildProcessWithoutNullStreams {
-    return spawn('ssh', [
-      ...sshArguments(this.target, this.options), '-o', 'ControlMaster=no', '-o', 'ControlPath=none',
-      this.target.host, quote(['sh', '-c', script]),
-    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [program, ...args] = this.dedicatedCommand(script);
+    return spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** The argv of spawnDedicated, for a caller that spawns it itself (a worker process). */
+  dedicatedCommand(script: string): string[] {
+    return ['ssh', ...sshArguments(this.target, this.options), '-o', 'ControlMaster=no', '-o', 'ControlPath=none', this.target.host, quote(['sh', '-c', script])];
+  }
+
+  /** Makes 127.0.0.1:port on the host lead to 127.0.0.1:port here, for as long as the master lives. */
+  async reverseForward(port: number): Promise<void> {
+    await this.control(['-O', 'forward', '-R', `127.0.0.1:${port}:127.0.0.1:${port}`]);
   }
 
   /** Forwards a free loopback port here to 127.0.0.1:remotePort on the host; resolves with the local port. */

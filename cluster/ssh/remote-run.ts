@@ -67,8 +67,19 @@ const stateFileOf = (id: string): string => join(LOCAL_STATE_DIR, `${id}.json`);
 export const tagOf = (id: string, target: SshTarget): string => `${id}@${target.label}`;
 export const remoteDirOf = (id: string, target: SshTarget): string => `${REMOTE_ROOT}/${tagOf(id, target)}`;
 
+/**
+ * `delete_rules TAG`: deletes the INPUT rules commented TAG and prints how many. iptables -S quotes a comment with
+ * characters such as '@', so the rule is read back through the shell (eval) to delete exactly what was listed.
+ */
+export const DELETE_RULES = String.raw`
+delete_rules() {
+  iptables -w -S INPUT 2>/dev/null | grep -F -e "--comment \"$1\"" -e "--comment $1 " | sed 's/^-A /-D /' |
+    while read -r rule; do eval "iptables -w $rule" && echo x; done | wc -l
+}
+`;
+
 /** Kills the tagged processes (and waits for them), deletes the tagged rules and the directory; prints the counts. */
-const REMOVE_SCRIPT = String.raw`
+const REMOVE_SCRIPT = DELETE_RULES + String.raw`
 tag="$1"; root="$2"
 pids=$(grep -lzx "${MARKER_VARIABLE}=$tag" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)
 procs=0
@@ -79,7 +90,7 @@ for p in $pids; do
 done
 rules=0
 if command -v iptables >/dev/null 2>&1; then
-  rules=$(iptables -w -S INPUT 2>/dev/null | grep -F -- "--comment $tag " | sed 's/^-A /-D /' | while read -r rule; do iptables -w $rule && echo x; done | wc -l)
+  rules=$(delete_rules "$tag")
 fi
 files=0
 if [ -e "$root/$tag" ]; then rm -rf "$root/$tag"; files=1; fi
@@ -95,7 +106,7 @@ label="$1"; root="$2"
   grep -lz "^${MARKER_VARIABLE}=${SSH_ID_PREFIX}[0-9a-f]*@$label\$" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do
     tr '\0' '\n' < "$f" 2>/dev/null | sed -n "s/^${MARKER_VARIABLE}=\(${SSH_ID_PREFIX}[0-9a-f]*\)@$label\$/\1/p"
   done
-  iptables -w -S INPUT 2>/dev/null | sed -n "s/.*--comment \(${SSH_ID_PREFIX}[0-9a-f]*\)@$label .*/\1/p"
+  iptables -w -S INPUT 2>/dev/null | sed -n "s/.*--comment \"\{0,1\}\(${SSH_ID_PREFIX}[0-9a-f]*\)@$label[\" ].*/\1/p"
 } | sort -u | while read -r id; do
   owner=$(tr -d '\n' < "$root/$id@$label/owner.json" 2>/dev/null)
   [ -n "$owner" ] || owner=-

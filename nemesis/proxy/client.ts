@@ -29,6 +29,16 @@ export interface StartProxyOptions {
   logFile: string;
   /** Frames longer than this are treated as malformed; default 4 MiB. */
   maxFrameBytes?: number;
+  /** Where the proxy runs; default: a child process of this one, its control port on this machine's loopback. */
+  launch?: ProxyLauncher;
+}
+
+/** Runs the proxy elsewhere (another host, over SSH): how to start it and how to reach its control port from here. */
+export interface ProxyLauncher {
+  /** Starts `main.ts` (or a bundle of it) with these arguments; its stdout carries the ready line. Killing the child stops it. */
+  spawn(mainArguments: readonly string[]): ChildProcess;
+  /** The port on this machine's 127.0.0.1 that reaches the proxy's control port. */
+  reach(controlPort: number): Promise<number>;
 }
 
 /** A fault waiting for its request. */
@@ -72,7 +82,8 @@ export interface ProxyHandle {
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+/** The proxy's program (docs/proxy-api.md); a launcher elsewhere runs it, or a bundle of it. */
+export const PROXY_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** Events that end a fault: the ones that apply it, and the ones that end it without effect. */
@@ -81,13 +92,14 @@ const UNAPPLIED_EVENTS = new Set<ProxyEvent['event']>(['disarmed', 'fault-aborte
 
 export async function startProxy(options: StartProxyOptions): Promise<ProxyHandle> {
   const servers = [...options.servers].map(([id, { host, port }]) => `${id}=${host}:${port}`).join(',');
-  const args = ['--import', 'tsx', MAIN, '--servers', servers, '--log-file', options.logFile];
+  const args = ['--servers', servers, '--log-file', options.logFile];
   if (options.maxFrameBytes !== undefined) args.push('--max-frame-bytes', String(options.maxFrameBytes));
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.launch?.spawn(args) ?? spawn(process.execPath, ['--import', 'tsx', PROXY_MAIN, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const unregisterCleanup = registerCleanup(`fault proxy ${child.pid}`, () => stopChild(child));
   try {
     const ready = await readReadyLine(child);
-    const handle = new ProxyClient(child, ready.controlPort, unregisterCleanup);
+    const controlPort = options.launch === undefined ? ready.controlPort : await options.launch.reach(ready.controlPort);
+    const handle = new ProxyClient(child, controlPort, unregisterCleanup);
     await handle.subscribe();
     return handle;
   } catch (error) {
