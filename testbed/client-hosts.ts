@@ -149,9 +149,10 @@ export class ClientHosts {
     return {
       command: host.dedicatedCommand(script),
       signalGroup: (signal) => {
-        // In order: a resume sent after a pause must not overtake it on another channel.
+        // In order: a resume sent after a pause must not overtake it on another channel. `kill -s SIG -- -PGID` is
+        // the form both dash and bash take for a process group.
         const previous = this.signals.get(name) ?? Promise.resolve();
-        const next = previous.then(() => host.exec(`kill -${signal.replace(/^SIG/, '')} -- -"$(cat ${quote([pidFile])})" 2>/dev/null || true`)).then(() => undefined);
+        const next = previous.then(() => host.exec(`kill -s ${signal.replace(/^SIG/, '')} -- -"$(cat ${quote([pidFile])})"`)).then(() => undefined);
         this.signals.set(name, next.catch(() => undefined));
         return next;
       },
