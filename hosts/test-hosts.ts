@@ -220,8 +220,10 @@ function accepts(address: string, port: number): Promise<true | undefined> {
 
 /** Removes every known_hosts entry of an address (ssh-keygen -R), if there is a known_hosts file at all. */
 async function forgetKnownHost(address: string): Promise<boolean> {
-  const known = await readFile(KNOWN_HOSTS, 'utf8').catch(() => '');
-  if (!known.split('\n').some((line) => line.startsWith(`${address} `))) return false;
+  if (!existsSync(KNOWN_HOSTS)) return false;
+  // -F finds hashed entries too (ssh's accept-new writes them hashed where HashKnownHosts is on, as on Debian).
+  const found = await run('ssh-keygen', ['-F', address, '-f', KNOWN_HOSTS]).catch(() => '');
+  if (found.trim() === '') return false;
   await run('ssh-keygen', ['-R', address, '-f', KNOWN_HOSTS]);
   await rm(`${KNOWN_HOSTS}.old`, { force: true });
   return true;
