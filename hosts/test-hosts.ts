@@ -229,15 +229,20 @@ async function forgetKnownHost(address: string): Promise<boolean> {
   return true;
 }
 
-/** sshd processes of a set: their command line names the set's config directory. */
-async function sshdPids(id: string): Promise<number[]> {
-  const marker = `${paths.set(id)}/`;
+/**
+ * sshd processes of test host sets, with their set's id: their command line names the set's config directory. A
+ * daemonised sshd rewrites its command line as one string ("sshd: /usr/sbin/sshd -f <config> [listener] ..."),
+ * its sessions' processes as "sshd: root@notty": the listener is found by its config path, a session by its parent.
+ */
+async function sshdProcesses(): Promise<{ pid: number; id: string }[]> {
+  const pattern = new RegExp(`^sshd: ${SSHD} -f ${HOSTS_DIR}/(${HOSTS_PREFIX}[0-9a-f]{6})/`);
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
   const found = await Promise.all(pids.map(async (pid) => {
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    return argv[0]?.endsWith('sshd') && argv.some((arg) => arg.startsWith(marker)) ? Number(pid) : undefined;
+    const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    const id = pattern.exec(command)?.[1] ?? (command.startsWith(`${SSHD} -f ${HOSTS_DIR}/`) ? command.slice(`${SSHD} -f ${HOSTS_DIR}/`.length).split('/')[0] : undefined);
+    return id === undefined ? undefined : { pid: Number(pid), id };
   }));
-  return found.filter((pid) => pid !== undefined);
+  return found.filter((entry) => entry !== undefined);
 }
 
 /**
@@ -246,7 +251,8 @@ async function sshdPids(id: string): Promise<number[]> {
  */
 async function removeSet(id: string): Promise<string> {
   const state = await readState(id);
-  const pids = await sshdPids(id);
+  const pids = (await sshdProcesses()).filter((sshd) => sshd.id === id).map((sshd) => sshd.pid);
+  // The listener first: its sessions (children) then lose their connections and leave.
   for (const pid of pids) signal(pid, 'SIGKILL');
   await Promise.all(pids.map((pid) => waitForExit(pid, 10_000)));
   const namespaces = (await run('ip', ['netns', 'list'])).split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name.startsWith(`${id}-`));
@@ -266,7 +272,7 @@ async function removeSet(id: string): Promise<string> {
     }
   }
   await rm(paths.set(id), { recursive: true, force: true });
-  return countsOf({ sshd: pids.length, namespace: namespaces.length, link: links.length, 'iptables rule': rules.length, 'known_hosts entry': knownHosts, 'subnet claim': claims });
+  return countsOf({ sshd: pids.length, namespace: namespaces.length, link: links.length, 'iptables rule': rules.length, 'known_hosts line': knownHosts, 'subnet claim': claims });
 }
 
 /** Every set found on this machine, by its state directory or by a namespace or link carrying its id. */
@@ -280,6 +286,7 @@ async function setIds(): Promise<string[]> {
     const id = name.split('-')[0] ?? '';
     if (ID_PATTERN.test(id)) ids.add(id);
   }
+  for (const { id } of await sshdProcesses()) if (ID_PATTERN.test(id)) ids.add(id);
   return [...ids].sort();
 }
 

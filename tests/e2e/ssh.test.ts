@@ -1,0 +1,142 @@
+/**
+ * Whole runs on hosts over SSH: `npm run jepsen -- --backend ssh --hosts ... --client-hosts ...` against five local
+ * test hosts (three servers, two client hosts), as a user with their own fleet would run it, and `npm run hosts`
+ * itself. kazoo 2.8.0 leaks its node under lost-delete (P1) with the workers and the proxies on the client hosts;
+ * kazoo is valid under kill, pause and partition of servers over SSH. After each run nothing of it is on any host.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REMOTE_ROOT } from '../../cluster/ssh/remote-run.ts';
+import { parseTarget } from '../../cluster/ssh/target.ts';
+import { run } from '../../cluster/exec.ts';
+import { createTestHosts, KNOWN_HOSTS, type TestHostSet } from '../../hosts/test-hosts.ts';
+import { anomalyTypes, expectCompleteRun, exitWithin, linesOf, runJepsen, spawnScript, summary, type JepsenRun } from './harness.ts';
+
+const RUN_BOUND_MS = 300_000;
+const SEED = 11;
+let hosts: TestHostSet;
+
+beforeAll(async () => {
+  hosts = await createTestHosts(5);
+}, 60_000);
+
+afterAll(async () => {
+  await hosts?.remove();
+});
+
+const flags = (): string[] => [
+  '--backend', 'ssh', '--hosts', hosts.targets(hosts.hosts.slice(0, 3)), '--client-hosts', hosts.targets(hosts.hosts.slice(3)),
+  '--ssh-key', hosts.keyFile, '--seed', String(SEED),
+];
+
+/** Whatever any ssh run left on these hosts: directories, tagged processes, tagged rules. */
+function leftOnHosts(): string[] {
+  const labels = hosts.hosts.map((host) => parseTarget(host.address).label);
+  const found: string[] = [];
+  for (const entry of existsSync(REMOTE_ROOT) ? readdirSync(REMOTE_ROOT) : []) if (labels.some((label) => entry.endsWith(`@${label}`))) found.push(entry);
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let environment = '';
+    try {
+      environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    const tag = environment.split('\0').find((variable) => variable.startsWith('ZKJ_SSH='));
+    if (tag !== undefined && labels.some((label) => tag.endsWith(`@${label}`))) found.push(`process ${pid} ${tag}`);
+  }
+  return found;
+}
+
+/** One run shared by the tests of a describe, its temporary results removed afterwards. */
+function useSshRun(args: () => string[]): () => JepsenRun {
+  let finished: JepsenRun | undefined;
+  beforeAll(async () => {
+    finished = await runJepsen(args(), RUN_BOUND_MS);
+    console.log(`measure: ${args().slice(0, 8).join(' ')}...: ${finished.config.timeLimitS} s of operations, exit ${finished.outcome.code}`);
+  }, RUN_BOUND_MS + 40_000);
+  afterAll(async () => {
+    if (finished !== undefined) await rm(finished.resultsDir, { recursive: true, force: true });
+  });
+  return () => {
+    if (finished === undefined) throw new Error('the run did not finish');
+    return finished;
+  };
+}
+
+describe('kazoo 2.8.0, try-lock, lost-delete, workers on two client hosts (P1)', () => {
+  const run = useSshRun(() => [
+    ...flags(), '--recipe', 'kazoo', '--workload', 'try-lock', '--nemesis', 'lost-delete', '--nemesis-interval', '2',
+    '--time-limit', '12', '--clients', '8', '--workers', '4', '--locks', '2', '--hold', '20', '--session-timeout', '1000',
+  ]);
+
+  it('finds the node leaked by a swallowed cleanup delete, and exits 1', () => {
+    const { results, outcome } = run();
+    expect(outcome.code, summary(run())).toBe(1);
+    expect(anomalyTypes(results), summary(run())).toContain('leaked-node');
+    expect(results.checkers.leaks.anomalies.some((leak) => leak.createdBy?.attribution === 'dropped-delete'), summary(run())).toBe(true);
+  });
+
+  it('ran the workers on the client hosts, spread over both, each beside its own proxy', () => {
+    const { history, runDir } = run();
+    const opened = linesOf(history, 'proxy').filter((line) => line.event === 'connection-opened').map((line) => line.clientHost);
+    expect(new Set(opened)).toEqual(new Set(['w1', 'w2', 'w3', 'w4']));
+    for (const host of hosts.hosts.slice(3)) {
+      expect(existsSync(`${runDir}/client-hosts/${parseTarget(host.address).label}/proxy.log`)).toBe(true);
+    }
+    // Proxy events and operations are on one clock: each dropped delete falls inside its own delete's window.
+    const dropped = linesOf(history, 'proxy').filter((line) => line.event === 'request-dropped');
+    expect(dropped.length).toBeGreaterThan(0);
+    for (const drop of dropped) expect(drop.time).toBeGreaterThan(0);
+  });
+
+  it('records a complete history and leaves nothing on the hosts', () => {
+    expectCompleteRun(run(), SEED);
+    expect(leftOnHosts()).toEqual([]);
+  });
+});
+
+describe('kazoo 2.8.0, mutex, kill + pause + partition of servers over SSH', () => {
+  const run = useSshRun(() => [
+    ...flags(), '--recipe', 'kazoo', '--workload', 'mutex', '--nemesis', 'kill,pause,partition', '--nemesis-interval', '2',
+    '--time-limit', '15', '--clients', '4', '--workers', '2', '--locks', '2', '--hold', '50',
+  ]);
+
+  it('is valid, exits 0, and every server fault was applied and healed', () => {
+    const { results, outcome, history } = run();
+    expect(outcome.code, summary(run())).toBe(0);
+    expect(results.valid).toBe(true);
+    const kinds = new Set(linesOf(history, 'nemesis').filter((line) => line.type === 'start').map((line) => line.f));
+    expect(kinds.size, [...kinds].join(',')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('records a complete history and leaves nothing on the hosts', () => {
+    expectCompleteRun(run(), SEED);
+    expect(leftOnHosts()).toEqual([]);
+  });
+});
+
+describe('npm run hosts', () => {
+  it('up N prints, last, the flags that use the hosts; down removes them', async () => {
+    const up = await exitWithin(spawnScript('hosts/cli.ts', ['up', '2']), 60_000);
+    expect(up.code, up.stderr).toBe(0);
+    const last = up.stdout.trim().split('\n').at(-1)!;
+    expect(last).toMatch(/^--hosts root@10\.213\.\d+\.11,root@10\.213\.\d+\.12 --ssh-key \/run\/zk-lock-jepsen\/hosts\/zkh[0-9a-f]{6}\/id_ed25519$/);
+    const id = /hosts\/(zkh[0-9a-f]{6})\//.exec(last)![1]!;
+    const down = await exitWithin(spawnScript('hosts/cli.ts', ['down']), 60_000);
+    expect(down.code, down.stderr).toBe(0);
+    // Links: the bridge, and any veth whose namespace's deletion the kernel had not finished taking with it.
+    expect(down.stderr).toMatch(new RegExp(`removed test hosts ${id} \\(detached\\): 2 sshds, 2 namespaces, \\d links?, 1 iptables rule, 2 known_hosts lines, 1 subnet claim`));
+    expect(existsSync(`/run/zk-lock-jepsen/hosts/${id}`)).toBe(false);
+    expect((await run('ip', ['-o', 'link', 'show'])) + (await run('ip', ['netns', 'list']))).not.toContain(id);
+    expect((await run('ssh-keygen', ['-F', last.split(',')[0]!.split('@')[1]!, '-f', KNOWN_HOSTS]).catch(() => '')).trim()).toBe('');
+    // A test's own hosts (owned by a live process) are not a detached set: down leaves them.
+    expect(existsSync(hosts.keyFile)).toBe(true);
+  });
+
+  it('refuses a bad count with exit 254', async () => {
+    const bad = await exitWithin(spawnScript('hosts/cli.ts', ['up', 'many']), 30_000);
+    expect(bad.code).toBe(254);
+    expect(bad.stderr).toContain('expected a whole number from 1 to 50');
+  });
+});
