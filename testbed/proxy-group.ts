@@ -57,7 +57,7 @@ export class ProxyGroup implements ProxyHandle {
       call(member.proxy, clientHosts === undefined ? request : { ...request, clientHosts })));
   }
 
-  addClientHost(name: string): Promise<string> {
+  async addClientHost(name: string): Promise<string> {
     return this.member(name).proxy.addClientHost(name);
   }
 
