@@ -4,13 +4,13 @@
  * itself. kazoo 2.8.0 leaks its node under lost-delete (P1) with the workers and the proxies on the client hosts;
  * kazoo is valid under kill, pause and partition of servers over SSH. After each run nothing of it is on any host.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REMOTE_ROOT } from '../../cluster/ssh/remote-run.ts';
 import { parseTarget } from '../../cluster/ssh/target.ts';
 import { run } from '../../cluster/exec.ts';
 import { createTestHosts, KNOWN_HOSTS, type TestHostSet } from '../../hosts/test-hosts.ts';
+import { runDirectories, taggedProcesses } from '../fixtures/ssh-leftovers.ts';
 import { anomalyTypes, expectCompleteRun, exitWithin, linesOf, runJepsen, spawnScript, summary, type JepsenRun } from './harness.ts';
 
 const RUN_BOUND_MS = 300_000;
@@ -33,18 +33,9 @@ const flags = (): string[] => [
 /** Whatever any ssh run left on these hosts: directories, tagged processes, tagged rules. */
 function leftOnHosts(): string[] {
   const labels = hosts.hosts.map((host) => parseTarget(host.address).label);
-  const found: string[] = [];
-  for (const entry of existsSync(REMOTE_ROOT) ? readdirSync(REMOTE_ROOT) : []) if (labels.some((label) => entry.endsWith(`@${label}`))) found.push(entry);
-  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let environment = '';
-    try {
-      environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    } catch {
-      continue;
-    }
-    const tag = environment.split('\0').find((variable) => variable.startsWith('ZKJ_SSH='));
-    if (tag !== undefined && labels.some((label) => tag.endsWith(`@${label}`))) found.push(`process ${pid} ${tag}`);
-  }
+  const ours = (tag: string): boolean => labels.some((label) => tag.endsWith(`@${label}`));
+  const found = runDirectories().filter(ours);
+  for (const { pid, tag } of taggedProcesses()) if (ours(tag)) found.push(`process ${pid} ${tag}`);
   return found;
 }
 

@@ -23,6 +23,7 @@ import { connectedZkHandle, ZOO_PERSISTENT } from '../../ground/zk.ts';
 import { createTestHosts, KNOWN_HOSTS, type TestHostSet } from '../../hosts/test-hosts.ts';
 import { ClientHosts } from '../../testbed/client-hosts.ts';
 import { startClusterHolder } from '../fixtures/holder.ts';
+import { runDirectories, taggedProcesses } from '../fixtures/ssh-leftovers.ts';
 
 let hosts: TestHostSet;
 let scratch: string;
@@ -42,17 +43,8 @@ afterAll(async () => {
 
 /** Everything of a run on the test hosts: its directories, its tagged processes, its tagged rules. */
 async function leftovers(runId: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of existsSync(REMOTE_ROOT) ? readdirSync(REMOTE_ROOT) : []) if (entry.startsWith(`${runId}@`)) found.push(`directory ${entry}`);
-  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let environment = '';
-    try {
-      environment = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (environment.split('\0').some((variable) => variable.startsWith(`ZKJ_SSH=${runId}@`))) found.push(`process ${pid}`);
-  }
+  const found = runDirectories().filter((entry) => entry.startsWith(`${runId}@`)).map((entry) => `directory ${entry}`);
+  for (const { pid, tag } of taggedProcesses()) if (tag.startsWith(`${runId}@`)) found.push(`process ${pid}`);
   for (const host of hosts.hosts) {
     const rules = await run('ip', ['netns', 'exec', host.namespace, 'iptables', '-w', '-S', 'INPUT']);
     for (const rule of rules.split('\n')) if (rule.includes(runId)) found.push(`${host.name}: ${rule}`);
