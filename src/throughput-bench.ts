@@ -257,8 +257,8 @@ async function recipeRow(connectStrings: string[], options: Options, meter: Mete
  */
 async function suiteRow(cluster: Cluster, options: Options, resultsDir: string, meter: Meter, remote?: { flags: string[]; hosts: number }): Promise<RowResult> {
   const args = [
-    ...(remote?.flags ?? []),
     '--import', 'tsx', join(import.meta.dirname, 'cli.ts'),
+    ...(remote?.flags ?? []),
     '--recipe', 'node-safe', '--workload', 'try-lock', '--hold', '0',
     '--backend', 'external', '--connect', cluster.connectString(),
     '--clients', String(options.clients), '--workers', String(options.workers), '--locks', String(options.locks),
