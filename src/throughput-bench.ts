@@ -34,6 +34,7 @@ import { LockRecipe, SAFE } from '../workloads/workers/node/lock-recipe.ts';
 import { Session } from '../workloads/workers/node/session.ts';
 import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../ground/zk.ts';
 import type { HistoryLine } from '../ground/history.ts';
+import { parseTarget } from '../cluster/ssh/target.ts';
 import { createTestHosts } from '../hosts/test-hosts.ts';
 import { Testbed } from '../testbed/testbed.ts';
 
@@ -111,7 +112,8 @@ class Meter {
   private readonly readings: Reading[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly cluster: Cluster) {}
+  /** `sshLabels`: test hosts whose tagged processes (servers, remote workers and proxies) count as ours. */
+  constructor(private readonly cluster: Cluster, private readonly sshLabels: ReadonlySet<string> = new Set()) {}
 
   async read(): Promise<Reading> {
     const wallMs = Date.now();
@@ -119,7 +121,7 @@ class Meter {
       const answer = await this.cluster.fourLetterWord(id, 'srvr');
       return Number(/^Received: (\d+)/m.exec(answer)?.[1] ?? 0);
     }));
-    const reading = { wallMs, zkRequests: counters.reduce((sum, count) => sum + count, 0), cpuS: cpuByPart() };
+    const reading = { wallMs, zkRequests: counters.reduce((sum, count) => sum + count, 0), cpuS: cpuByPart(this.sshLabels) };
     this.readings.push(reading);
     return reading;
   }
@@ -146,7 +148,18 @@ class Meter {
   }
 }
 
-function cpuByPart(): Record<Part, number> {
+/** Whether a process carries an ssh run's tag (`ZKJ_SSH=<run>@<label>`) for one of these hosts. */
+function taggedFor(pid: number, labels: ReadonlySet<string>): boolean {
+  if (labels.size === 0) return false;
+  try {
+    const tag = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((variable) => variable.startsWith('ZKJ_SSH='));
+    return tag !== undefined && labels.has(tag.slice(tag.indexOf('@') + 1));
+  } catch {
+    return false;
+  }
+}
+
+function cpuByPart(sshLabels: ReadonlySet<string>): Record<Part, number> {
   const cpuS = Object.fromEntries(PARTS.map((part) => [part, 0])) as Record<Part, number>;
   // cpu  user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -162,9 +175,10 @@ function cpuByPart(): Record<Part, number> {
       // it exited between the listing and the read
     }
   }
+  // This process's descendants, and what runs on its test hosts over SSH (children of their sshds, not of ours).
   const ours = (pid: number): boolean => {
     for (let current = pid; current > 1; current = processes.get(current)?.parent ?? 0) if (current === process.pid) return true;
-    return false;
+    return taggedFor(pid, sshLabels);
   };
   let oursS = 0;
   for (const [pid, { cpuS: seconds }] of processes) {
@@ -186,9 +200,12 @@ function partOf(pid: number): Part | undefined {
     return undefined;
   }
   if (command.includes('QuorumPeerMain')) return 'zookeeper';
-  if (command.includes('nemesis/proxy/main.ts')) return 'proxy';
-  if (command.includes('workers/node/main.ts')) return 'workers';
+  // The proxy and the Node worker run as bundles on client hosts (testbed/client-hosts.ts).
+  if (command.includes('nemesis/proxy/main.ts') || command.includes('bundle/proxy.mjs')) return 'proxy';
+  if (command.includes('workers/node/main.ts') || command.includes('workloads-workers-node-main.mjs')) return 'workers';
   if (command.includes('src/cli.ts')) return 'runner';
+  // The runner's SSH clients to its client hosts: its transport to the workers and proxies there.
+  if (command.startsWith('ssh\0')) return 'runner';
   return undefined; // npm, sh, esbuild: small, counted in no part
 }
 
@@ -329,7 +346,7 @@ export async function run(args: string[]): Promise<void> {
   });
   try {
     const { cluster } = ensemble;
-    const meter = new Meter(cluster);
+    const meter = new Meter(cluster, new Set(testHosts?.hosts.map((host) => parseTarget(host.address).label) ?? []));
     const direct = [cluster.connectString()];
     await rawRow('warm-up', direct, options, options.warmup, meter);
 
@@ -354,9 +371,9 @@ export async function run(args: string[]): Promise<void> {
     if (remoteRows.length > 0) {
       console.log('');
       console.log(`client hosts: ${remoteRows.map((row, index) => `${index + 1} → ${row.attemptsPerS.toFixed(0)}/s`).join(', ')}. ` +
-        'The test hosts are namespaces of this machine and share its two cores with the ensemble: their workers and ' +
-        'proxies count in "rest of machine" (sshd\'s children, not this process\'s), and the growth shown is the ' +
-        'harness scaling out on one machine, not what separate machines would reach.');
+        'The test hosts are namespaces of this machine and share its two cores with the ensemble (servers, workers ' +
+        'and proxies on them are counted in their parts by their run tags; the runner\'s ssh clients in "runner"): ' +
+        'the growth shown is the harness scaling out on one machine, not what separate machines would reach.');
     }
     const ceiling = Math.max(rawFirst.attemptsPerS, rawLast.attemptsPerS);
     console.log('');

@@ -72,6 +72,11 @@ export class SshHost {
     this.controlPath = join(controlDir, target.label);
   }
 
+  /** Whether the master connection is up (open succeeded, close not called). */
+  get connected(): boolean {
+    return this.master !== undefined && this.master.exitCode === null && this.master.signalCode === null;
+  }
+
   /** Opens the master connection; rejects with one line (ClusterError) when the host cannot be reached or refuses. */
   async open(): Promise<void> {
     const master = spawn('ssh', [
@@ -85,7 +90,10 @@ export class SshHost {
     await new Promise<void>((resolve, reject) => {
       master.stdout.setEncoding('utf8').once('data', () => resolve());
       master.once('error', (error) => reject(new ClusterError(`ssh ${this.target.spec}: cannot run ssh (${error.message}); install openssh-client`)));
-      master.once('close', () => reject(new ClusterError(describeSshFailure(this.target, stderr))));
+      master.once('close', () => {
+        this.master = undefined;
+        reject(new ClusterError(describeSshFailure(this.target, stderr)));
+      });
     });
   }
 

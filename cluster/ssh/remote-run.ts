@@ -210,7 +210,8 @@ export class SshRun {
     this.removing ??= (async () => {
       this.reaper?.stop();
       const unreachable: string[] = [];
-      await Promise.all(this.hosts.map(async (host) => {
+      // A host never reached has nothing of this run (its directory comes after the connection).
+      await Promise.all(this.hosts.filter((host) => host.connected).map(async (host) => {
         try {
           await removeFromHost(host, this.id);
         } catch (error) {
