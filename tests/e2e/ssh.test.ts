@@ -4,14 +4,16 @@
  * itself. kazoo 2.8.0 leaks its node under lost-delete (P1) with the workers and the proxies on the client hosts;
  * kazoo is valid under kill, pause and partition of servers over SSH. After each run nothing of it is on any host.
  */
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTarget } from '../../cluster/ssh/target.ts';
 import { run } from '../../cluster/exec.ts';
 import { createTestHosts, KNOWN_HOSTS, type TestHostSet } from '../../hosts/test-hosts.ts';
 import { runDirectories, taggedProcesses } from '../fixtures/ssh-leftovers.ts';
-import { anomalyTypes, expectCompleteRun, exitWithin, linesOf, runJepsen, spawnScript, summary, type JepsenRun } from './harness.ts';
+import { waitUntil } from '../../cluster/wait.ts';
+import { anomalyTypes, expectCompleteRun, exitWithin, linesOf, runJepsen, scratchDirectory, spawnScript, summary, type JepsenRun } from './harness.ts';
 
 const RUN_BOUND_MS = 300_000;
 const SEED = 11;
@@ -106,6 +108,44 @@ describe('kazoo 2.8.0, mutex, kill + pause + partition of servers over SSH', () 
     expect(leftOnHosts()).toEqual([]);
   });
 });
+
+describe('a runner SIGKILLed while a holder is frozen on its client host', () => {
+  it('leaves nothing on any host, nor an ssh client here, once its reapers are done', async () => {
+    const results = await scratchDirectory();
+    const cli = spawnScript('src/cli.ts', [
+      ...flags(), '--recipe', 'kazoo', '--workload', 'mutex', '--nemesis', 'pause-holder', '--nemesis-interval', '1',
+      '--time-limit', '120', '--clients', '4', '--workers', '2', '--locks', '1', '--hold', '500', '--results', results,
+    ]);
+    try {
+      // The hard case: a worker stopped by SIGSTOP reads no EOF when its channel closes.
+      await waitUntil('a holder frozen by pause-holder', async () => {
+        const history = await readFile(join(results, 'latest', 'history.jsonl'), 'utf8').catch(() => '');
+        return history.includes('"type":"start","time"') && history.includes('"f":"pause-holder"') ? true : undefined;
+      }, { timeoutMs: RUN_BOUND_MS, intervalMs: 200 });
+      expect(leftOnHosts().length).toBeGreaterThan(0);
+    } finally {
+      cli.child.kill('SIGKILL');
+      await cli.exited;
+    }
+    const started = performance.now();
+    await waitUntil('the reapers to remove both runs (servers, client hosts)', async () => (leftOnHosts().length === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+    await waitUntil('the run\'s ssh clients here to end', async () => (sshClientsWith(hosts.keyFile).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    console.log(`measure: SIGKILLed runner's runs removed from the hosts by their reapers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    await rm(results, { recursive: true, force: true });
+  });
+});
+
+/** ssh client processes on this machine using a key file. */
+function sshClientsWith(keyFile: string): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv[0] === 'ssh' && argv.includes(keyFile);
+    } catch {
+      return false;
+    }
+  });
+}
 
 describe('npm run hosts', () => {
   it('up N prints, last, the flags that use the hosts; down removes them', async () => {
