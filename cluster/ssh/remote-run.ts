@@ -16,7 +16,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -277,6 +278,32 @@ export async function sweepDeadRuns(hosts: readonly SshHost[]): Promise<void> {
     if (elsewhere.length > 0) await removeSshRun(id, elsewhere);
     else await rm(stateFileOf(id), { force: true });
   }
+  await removeDeadControlDirs();
+}
+
+/** How old a control directory without a live master must be before it counts as dead (a run may be connecting). */
+const CONTROL_DIR_GRACE_MS = 60_000;
+
+/** The masters' socket directories of runs that are gone: no state file here and no socket that answers. */
+async function removeDeadControlDirs(): Promise<void> {
+  for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const id = /^zkjssh-(zks[0-9a-f]{6})$/.exec(entry)?.[1];
+    if (id === undefined || (await readRunState(id)) !== undefined) continue;
+    const dir = join(tmpdir(), entry);
+    const info = await stat(dir).catch(() => undefined);
+    if (info === undefined || Date.now() - info.mtimeMs < CONTROL_DIR_GRACE_MS) continue;
+    const sockets = await readdir(dir).catch(() => [] as string[]);
+    const live = await Promise.all(sockets.map((socket) => answers(join(dir, socket))));
+    if (!live.includes(true)) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /**
