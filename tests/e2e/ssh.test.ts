@@ -116,6 +116,7 @@ describe('a runner SIGKILLed while a holder is frozen on its client host', () =>
       ...flags(), '--recipe', 'kazoo', '--workload', 'mutex', '--nemesis', 'pause-holder', '--nemesis-interval', '1',
       '--time-limit', '120', '--clients', '4', '--workers', '2', '--locks', '1', '--hold', '500', '--results', results,
     ]);
+    let killed = false;
     try {
       // The hard case: a worker stopped by SIGSTOP reads no EOF when its channel closes.
       await waitUntil('a holder frozen by pause-holder', async () => {
@@ -123,15 +124,30 @@ describe('a runner SIGKILLed while a holder is frozen on its client host', () =>
         return history.includes('"type":"start","time"') && history.includes('"f":"pause-holder"') ? true : undefined;
       }, { timeoutMs: RUN_BOUND_MS, intervalMs: 200 });
       expect(leftOnHosts().length).toBeGreaterThan(0);
-    } finally {
+      // The start line is written once the SIGSTOP got there: a worker on a client host is stopped now.
+      const stateOf = (pid: number): string => {
+        try {
+          return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] ?? '';
+        } catch {
+          return 'gone';
+        }
+      };
+      const stopped = taggedProcesses().filter(({ pid }) => stateOf(pid) === 'T');
+      expect(stopped.length).toBeGreaterThan(0);
       cli.child.kill('SIGKILL');
       await cli.exited;
+      killed = true;
+      const started = performance.now();
+      await waitUntil('the reapers to remove both runs (servers, client hosts)', async () => (leftOnHosts().length === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+      await waitUntil('the run\'s ssh clients here to end', async () => (sshClientsWith(hosts.keyFile).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+      console.log(`measure: SIGKILLed runner's runs removed from the hosts by their reapers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } finally {
+      if (!killed) {
+        cli.child.kill('SIGKILL');
+        await cli.exited;
+      }
+      await rm(results, { recursive: true, force: true });
     }
-    const started = performance.now();
-    await waitUntil('the reapers to remove both runs (servers, client hosts)', async () => (leftOnHosts().length === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
-    await waitUntil('the run\'s ssh clients here to end', async () => (sshClientsWith(hosts.keyFile).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
-    console.log(`measure: SIGKILLed runner's runs removed from the hosts by their reapers in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    await rm(results, { recursive: true, force: true });
   });
 });
 
