@@ -14,7 +14,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [
-      tier('unit', ['{ground,cluster,nemesis,workloads,checker,testbed,src}/**/*.test.ts', 'tests/unit/**/*.test.ts']),
+      tier('unit', ['{ground,cluster,nemesis,workloads,checker,testbed,hosts,src}/**/*.test.ts', 'tests/unit/**/*.test.ts']),
       tier('integration', ['tests/integration/**/*.test.ts']),
       tier('browser', ['tests/browser/**/*.test.ts']),
       tier('e2e', ['tests/e2e/**/*.test.ts']),

@@ -6,6 +6,7 @@
 import { ClusterError } from './errors.ts';
 import { ExternalCluster } from './external.ts';
 import { LocalCluster } from './local.ts';
+import type { SshOptions } from './ssh/connection.ts';
 import type { Capability, Cluster } from './types.ts';
 import type { ZooKeeperVersion } from './zookeeper.ts';
 
@@ -22,12 +23,16 @@ export interface CreateClusterOptions {
   subnet?: string;
   /** backend external: the servers, "host:port,host:port,...". */
   connect?: string;
-  /** The servers' version (local and docker); default 3.8.0, Debian's. 3.9.6 is fetched into the project's cache. */
+  /** The servers' version (local, docker, ssh); default 3.8.0, Debian's. 3.9.6 is fetched into the project's cache. */
   zkVersion?: ZooKeeperVersion;
+  /** backend ssh: the servers' hosts, "[user@]host[:port],...", one server each (nodes is their number). */
+  hosts?: string;
+  /** backend ssh: the key to use and whether to take a new host's first key. */
+  ssh?: SshOptions;
 }
 
 type ResolvedOptions = Required<Pick<CreateClusterOptions, 'nodes' | 'tickTimeMs' | 'runDir'>> &
-  Pick<CreateClusterOptions, 'subnet' | 'connect' | 'zkVersion'>;
+  Pick<CreateClusterOptions, 'subnet' | 'connect' | 'zkVersion' | 'hosts' | 'ssh'>;
 
 interface Backend {
   /** What its servers can be made to suffer; `capable(cluster, ...)` agrees with it for every cluster it makes. */
@@ -37,10 +42,21 @@ interface Backend {
 
 const SERVER_FAULTS: readonly Capability[] = ['kill', 'pause', 'partition'];
 
-/** Every backend by name. The docker backend loads on demand: testcontainers takes a second or two to import. */
+/** Every backend by name. The docker and ssh backends load on demand: testcontainers takes a second or two to import. */
 export const BACKENDS = {
   local: { capabilities: SERVER_FAULTS, create: (options) => new LocalCluster(options) },
   docker: { capabilities: SERVER_FAULTS, create: async (options) => new (await import('./docker.ts')).DockerCluster(options) },
+  ssh: {
+    capabilities: SERVER_FAULTS,
+    create: async (options) => {
+      if (options.hosts === undefined) throw new ClusterError('--backend ssh needs --hosts [user@]host[:port],...');
+      const { SshCluster } = await import('./ssh.ts');
+      return new SshCluster({
+        tickTimeMs: options.tickTimeMs, runDir: options.runDir, hosts: options.hosts, ssh: options.ssh ?? {},
+        ...(options.zkVersion === undefined ? {} : { zkVersion: options.zkVersion }),
+      });
+    },
+  },
   external: {
     capabilities: [],
     create: (options) => {
@@ -73,6 +89,8 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
     ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
     ...(options.connect === undefined ? {} : { connect: options.connect }),
     ...(options.zkVersion === undefined ? {} : { zkVersion: options.zkVersion }),
+    ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
+    ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
   });
 }
 

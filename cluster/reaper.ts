@@ -2,7 +2,8 @@
  * Servers follow their owner: every cluster a process starts (not a detached one) gets a reaper, a small process of
  * its own session that watches the owner and, once the owner is gone by any means (exit, crash, SIGKILL of it or of
  * its whole process group), removes the cluster's servers, namespaces, rules and containers, says so in one line of
- * `<runDir>/nodes/reaper.log`, and exits. A normal teardown stops the reaper first.
+ * `<runDir>/nodes/reaper.log`, and exits. A normal teardown stops the reaper first. For ssh runs (servers or
+ * client hosts) it removes, over fresh SSH connections, what the run made on each host.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { processStartTime, signal } from './resources.ts';
 
 const MAIN = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
 
-export type ReapedBackend = 'local' | 'docker';
+export type ReapedBackend = 'local' | 'docker' | 'ssh';
 
 export interface Reaper {
   /** The owner is tearing the cluster down itself: the reaper leaves. */

@@ -64,7 +64,7 @@ export function serverJarMounts(version: ZooKeeperVersion): { source: string; ta
   }));
 }
 
-const LOG4J_CONFIG = '/etc/zookeeper/conf/log4j.properties';
+export const LOG4J_CONFIG = '/etc/zookeeper/conf/log4j.properties';
 export const CLIENT_PORT = 2181;
 const QUORUM_PORT = 2888;
 const ELECTION_PORT = 3888;
@@ -96,8 +96,13 @@ export function zooConfig({ tickTimeMs, dataDir, servers }: ZooConfigInput): str
   ].join('\n');
 }
 
-/** The java arguments that run one server; `markers` (system properties) let a sweep find the process. */
-export function javaArguments(options: { markers: string[]; nodeDir: string; configFile: string; version: ZooKeeperVersion }): string[] {
+/**
+ * The java arguments that run one server; `markers` (system properties) let a sweep find the process. A server on
+ * another host (the ssh backend) gives the classpath and log4j configuration it copied there.
+ */
+export function javaArguments(options: {
+  markers: string[]; nodeDir: string; configFile: string; version: ZooKeeperVersion; classpath?: string; log4jConfig?: string;
+}): string[] {
   return [
     ...options.markers,
     // Several ensembles share two cores: a small heap and the serial collector keep each server light.
@@ -105,9 +110,9 @@ export function javaArguments(options: { markers: string[]; nodeDir: string; con
     '-XX:+UseSerialGC',
     `-Dzookeeper.log.dir=${options.nodeDir}`,
     '-Dzookeeper.root.logger=INFO,ROLLINGFILE',
-    `-Dlog4j.configuration=file:${LOG4J_CONFIG}`,
+    `-Dlog4j.configuration=file:${options.log4jConfig ?? LOG4J_CONFIG}`,
     '-cp',
-    serverClasspath(options.version),
+    options.classpath ?? serverClasspath(options.version),
     'org.apache.zookeeper.server.quorum.QuorumPeerMain',
     options.configFile,
   ];

@@ -34,13 +34,13 @@ export const pauseHolder: Nemesis = {
     const chosen = createRandom(Math.floor(plan.target.pick * 2 ** 31)).shuffle([...hosts.keys()]).slice(0, count).sort(byName);
     const frozen = chosen.map((name) => context.clientHosts.find((host) => host.name === name)).filter((host): host is ClientHost => host !== undefined);
     if (frozen.length === 0) return undefined;
-    for (const host of frozen) host.pause();
+    await Promise.all(frozen.map((host) => host.pause()));
     const held = chosen.map((name) => hosts.get(name)!);
     return {
       description: `SIGSTOP ${held.map((holder) => `${holder.worker} while ${holder.client} holds ${holder.lock}`).join(', ')}`,
       value: { workers: chosen, holders: held.map(({ client, lock }) => ({ client, lock })) },
       heal: async () => {
-        for (const host of frozen) host.resume();
+        await Promise.all(frozen.map((host) => host.resume()));
       },
     };
   },

@@ -64,8 +64,9 @@ export interface Fault {
 /** A worker process: one client host, paused or cut off as a unit. */
 export interface ClientHost {
   name: string;
-  pause(): void;
-  resume(): void;
+  /** Resolves once the host is frozen (at once for a local process; after the signal got there for a remote one). */
+  pause(): void | Promise<void>;
+  resume(): void | Promise<void>;
 }
 
 export interface Holder {

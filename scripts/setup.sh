@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the suite needs, when missing, and starts a Docker daemon when the purpose wants one.
 # Idempotent: when all is present it costs one dpkg query (and one `docker version` for test and docker).
-# Usage: setup.sh [run|test|docker]
-#   run:    a real test (Java, ZooKeeper, kazoo, Curator, iproute2, iptables).
-#   test:   also Chromium (the report's browser tests) and Docker if it can run here; a Docker daemon that cannot
-#           start is not an error: the docker tests skip, saying why, and everything else runs.
+# Usage: setup.sh [run|test|docker|hosts]
+#   run:    a real test (Java, ZooKeeper, kazoo, Curator, iproute2, iptables, the OpenSSH client and unzip for
+#           --backend ssh).
+#   hosts:  also OpenSSH's server, for `npm run hosts` (local test hosts, each running its own sshd).
+#   test:   also Chromium (the report's browser tests), OpenSSH's server (the ssh backend's tests run against
+#           local test hosts) and Docker if it can run here; a Docker daemon that cannot start is not an error: the
+#           docker tests skip, saying why, and everything else runs.
 #   docker: also Docker, running, or exit 3 (the docker backend, `npm run images`, docker-compose.yml).
 # It decides by what answers, not by what is on PATH: a `docker` client alone (no daemon, no dockerd) is no Docker.
 # Every action prints one line; docs/environment.md says why each package is here.
@@ -16,7 +19,8 @@ dockerd_log=/var/log/zk-lock-jepsen-dockerd.log
 unavailable_note=/run/zk-lock-jepsen/docker-unavailable
 
 # debian-archive-keyring: the version cache (src/debs.ts) checks Debian trixie's and forky's signatures with it.
-packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring)
+# openssh-client: --backend ssh drives hosts with OpenSSH's ssh; unzip reads jar manifests (the jars a host gets).
+packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring openssh-client unzip)
 
 docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 wants_docker=false
@@ -24,8 +28,15 @@ case "$purpose" in
   run) ;;
   test) wants_docker=true; packages+=(chromium) ;;
   docker) wants_docker=true ;;
-  *) echo "setup: unknown purpose '$purpose' (expected run, test or docker)" >&2; exit 2 ;;
+  hosts) ;;
+  *) echo "setup: unknown purpose '$purpose' (expected run, test, docker or hosts)" >&2; exit 2 ;;
 esac
+# The test hosts' sshd: an sshd binary that runs is what answers (`sshd -V` prints "OpenSSH_..." and exits; older
+# ones print it within their usage text), not a package name.
+sshd_answers() { /usr/sbin/sshd -V 2>&1 | grep -q OpenSSH; }
+if [ "$purpose" = hosts ] || [ "$purpose" = test ]; then
+  sshd_answers || packages+=(openssh-server)
+fi
 
 if $wants_docker && ! docker_answers; then
   # No daemon answers: a daemon binary must be there to start one. docker.io brings dockerd and a client; Docker's
@@ -56,6 +67,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   started=$SECONDS
   export DEBIAN_FRONTEND=noninteractive
+  # openssh-server's maintainer script would start a system sshd on port 22; the test hosts run their own. Debian's
+  # policy-rc.d protocol (exit 101: do not start services) keeps it from starting, only while we install.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   # A fresh machine's package lists may be empty or stale: refresh them once when the install cannot find a package.
   if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
     apt-get update -qq >>"$log" 2>&1

@@ -62,6 +62,14 @@ const RUN_CASES: [what: string, flags: string[], says: RegExp][] = [
   ['a worker command with only assignments', ['--worker', 'A=1 B=2'], /names no program/],
   ['a Toxiproxy URL that is not http', ['--toxiproxy', 'ftp://127.0.0.1:8474'], /--toxiproxy/],
   ['a ZooKeeper-aware nemesis on a Toxiproxy server', ['--toxiproxy', 'http://127.0.0.1:8474', '--nemesis', 'partition-clients,lost-reply,kill-mid-create'], /--nemesis lost-reply,kill-mid-create needs this project's ZooKeeper-aware toxics/],
+  ['ssh without --hosts', ['--backend', 'ssh'], /--backend ssh and --hosts go together/],
+  ['--hosts without ssh', ['--backend', 'local', '--hosts', 'a,b,c'], /--backend ssh and --hosts go together/],
+  ['a host that is not [user@]host[:port]', ['--backend', 'ssh', '--hosts', 'root@a,b:99999'], /'b:99999' is not a host/],
+  ['the same host twice', ['--backend', 'ssh', '--hosts', 'a,b,root@a'], /--hosts names a twice/],
+  ['--nodes other than the hosts', ['--backend', 'ssh', '--hosts', 'a,b,c', '--nodes', '5'], /--nodes 5 but --hosts names 3 hosts/],
+  ['client hosts beside a local ensemble', ['--backend', 'local', '--client-hosts', 'c1'], /--client-hosts needs servers those hosts reach/],
+  ['an ssh key that is not there', ['--backend', 'ssh', '--hosts', 'a,b,c', '--ssh-key', join(scratch, 'no-key')], /--ssh-key .*no-key: not a readable file \(ENOENT\)/],
+  ['an ssh key without hosts', ['--ssh-accept-new'], /--ssh-key and --ssh-accept-new go with --hosts or --client-hosts/],
 ];
 
 /** Paths: each case its own, since the check creates what is missing. */

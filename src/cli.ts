@@ -6,10 +6,13 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { randomInt } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BACKEND_NAMES, BACKENDS, type BackendName, type Capability } from '../cluster/index.ts';
 import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
+import { parseTargets } from '../cluster/ssh/target.ts';
 import { EXIT, UserError } from '../ground/errors.ts';
 import { NEMESES, NEMESIS_NAMES, isNemesisName, type NemesisName } from '../nemesis/index.ts';
 import { serverTargetProblem } from '../nemesis/targets.ts';
@@ -83,6 +86,10 @@ function runCommand(): Command {
     .addOption(new Option('--backend <name>', 'where the ensemble runs: auto is docker when a daemon answers, else local; external is one you started').choices([...BACKEND_NAMES, 'auto']).default('auto'))
     .option('--connect <servers>', 'with --backend external: the ensemble, host:port[,host:port...]')
     .option('--toxiproxy <url>', 'the Toxiproxy server (http://127.0.0.1:8474) to carry the client-path faults instead of the built-in proxy', httpUrl)
+    .option('--hosts <hosts>', 'with --backend ssh: one server on each of these hosts, [user@]host[:port][,...] (root, Debian or Ubuntu)')
+    .option('--client-hosts <hosts>', 'run the workers on these hosts over SSH, [user@]host[:port][,...], each with a fault proxy beside them (Node 20 there)')
+    .option('--ssh-key <file>', 'the private key for --hosts and --client-hosts (default: what ssh offers)')
+    .option('--ssh-accept-new', "take a host's first key when known_hosts has none for it (a changed key is still refused)")
     .option('--results <dir>', 'where runs are written', 'results')
     .option('--junit <file>', 'also write the verdict as JUnit XML for CI test reporters')
     .allowExcessArguments(false);
@@ -93,6 +100,40 @@ interface RunFlags {
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; nemesisTarget: TargetSpec; faultDuration?: number; snapshotInterval: number; fencing: boolean;
   seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string; junit?: string;
+  hosts?: string; clientHosts?: string; sshKey?: string; sshAcceptNew?: boolean;
+  /** Whether --nodes was given (not its default): with --hosts the hosts decide. */
+  nodesGiven?: boolean;
+}
+
+/** The ssh flags: hosts that parse, a key that is a readable file, servers that remote workers can reach. */
+function sshFlags(flags: RunFlags): { nodes: number } {
+  if ((flags.backend === 'ssh') !== (flags.hosts !== undefined)) throw new UserError('--backend ssh and --hosts go together.');
+  if (flags.clientHosts !== undefined && flags.backend !== 'ssh' && flags.backend !== 'external') {
+    throw new UserError(`--client-hosts needs servers those hosts reach: --backend ssh or external, not ${flags.backend} (its servers live on this machine's private network).`);
+  }
+  const usesSsh = flags.hosts !== undefined || flags.clientHosts !== undefined;
+  if (!usesSsh && (flags.sshKey !== undefined || flags.sshAcceptNew)) throw new UserError('--ssh-key and --ssh-accept-new go with --hosts or --client-hosts.');
+  if (flags.sshKey !== undefined) {
+    try {
+      accessSync(flags.sshKey, constants.R_OK);
+      if (!statSync(flags.sshKey).isFile()) throw new Error('not a file');
+    } catch (error) {
+      throw new UserError(`--ssh-key ${flags.sshKey}: not a readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+    }
+  }
+  const parse = (list: string, flag: string): number => {
+    try {
+      return parseTargets(list, flag).length;
+    } catch (error) {
+      throw new UserError((error as Error).message);
+    }
+  };
+  if (flags.clientHosts !== undefined) parse(flags.clientHosts, '--client-hosts');
+  if (flags.hosts === undefined) return { nodes: flags.nodes };
+  const count = parse(flags.hosts, '--hosts');
+  if (flags.nodesGiven && flags.nodes !== count) throw new UserError(`--nodes ${flags.nodes} but --hosts names ${count} hosts: one server runs on each host.`);
+  if (count > 9) throw new UserError(`--hosts names ${count} hosts; at most 9 servers.`);
+  return { nodes: count };
 }
 
 /** What a backend can do to its servers; auto is docker or local, which can do the same. */
@@ -117,12 +158,13 @@ export function toRunConfig(flags: RunFlags): RunConfig {
       throw new UserError((error as Error).message);
     }
   }
+  const { nodes } = sshFlags(flags);
   const capabilities = capabilitiesOf(flags.backend);
   const beyondBackend = flags.nemesis.filter((name) => NEMESES[name].needs.some((need) => need !== 'zookeeper-aware-proxy' && !capabilities.includes(need)));
   if (beyondBackend.length > 0) {
     throw new UserError(`--nemesis ${beyondBackend.join(',')} acts on servers, which --backend ${flags.backend} does not own.`);
   }
-  const targetProblem = serverTargetProblem(flags.nemesisTarget, flags.nodes);
+  const targetProblem = serverTargetProblem(flags.nemesisTarget, nodes);
   if (targetProblem !== undefined) throw new UserError(`--nemesis-target ${flags.nemesisTarget}: ${targetProblem}.`);
   if (flags.faultDuration !== undefined && flags.faultDuration < flags.tickTime) {
     throw new UserError(`--fault-duration ${flags.faultDuration} is shorter than one tick (--tick-time ${flags.tickTime}): no fault would be seen.`);
@@ -151,12 +193,16 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     snapshotIntervalS: flags.snapshotInterval,
     fencing: flags.fencing,
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
-    nodes: flags.nodes,
+    nodes,
     tickTimeMs: flags.tickTime,
     zkVersion: flags.zkVersion,
     backend: flags.backend,
     ...(flags.connect === undefined ? {} : { connect: flags.connect }),
     ...(flags.toxiproxy === undefined ? {} : { toxiproxy: flags.toxiproxy }),
+    ...(flags.hosts === undefined ? {} : { hosts: flags.hosts }),
+    ...(flags.clientHosts === undefined ? {} : { clientHosts: flags.clientHosts }),
+    ...(flags.sshKey === undefined ? {} : { sshKey: resolve(flags.sshKey) }),
+    ...(flags.sshAcceptNew ? { sshAcceptNew: true } : {}),
     results: flags.results,
   };
 }
@@ -211,8 +257,9 @@ async function compare(flags: CompareFlags, passThrough: string[]): Promise<numb
 /** The whole command: parses `argv`, runs, and returns the exit code; errors are one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.crashed;
-  const program = runCommand().exitOverride().action(async (flags: RunFlags) => {
-    const config = toRunConfig(flags);
+  const program = runCommand().exitOverride();
+  program.action(async (flags: RunFlags) => {
+    const config = toRunConfig({ ...flags, nodesGiven: program.getOptionValueSource('nodes') === 'cli' });
     // Last of the checks, as it creates the results directory: everything else was fine.
     ensureWritableDirectory('--results', config.results);
     const { runTest } = await import('./runner.ts');

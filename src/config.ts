@@ -40,6 +40,14 @@ export interface RunConfig {
   connect?: string;
   /** A Toxiproxy server's API URL: it carries the client-path faults instead of the built-in proxy. */
   toxiproxy?: string;
+  /** backend ssh: the servers' hosts, "[user@]host[:port],...", one server each. */
+  hosts?: string;
+  /** Workers on these hosts over SSH instead of this machine, "[user@]host[:port],...". */
+  clientHosts?: string;
+  /** The private key for --hosts and --client-hosts. */
+  sshKey?: string;
+  /** Take a host's first key when known_hosts has none for it. */
+  sshAcceptNew?: boolean;
   results: string;
   /** A run that carries out another run's schedule rather than its own seed's: a replay, or a shrink's attempt. */
   origin?: RunOrigin;
@@ -82,6 +90,10 @@ export function reproduceCommand(config: RunConfig & { runId?: string }): string
     `--backend ${config.backend}`,
     config.connect === undefined ? '' : `--connect ${config.connect}`,
     config.toxiproxy === undefined ? '' : `--toxiproxy ${config.toxiproxy}`,
+    config.hosts === undefined ? '' : `--hosts ${config.hosts}`,
+    config.clientHosts === undefined ? '' : `--client-hosts ${config.clientHosts}`,
+    config.sshKey === undefined ? '' : `--ssh-key ${config.sshKey}`,
+    config.sshAcceptNew ? '--ssh-accept-new' : '',
   ].filter((flag) => flag !== '');
   return `npm run jepsen -- ${flags.join(' ')}`;
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { resolveBackend } from '../cluster/index.ts';
 import { liveSessions } from '../cluster/sessions.ts';
+import type { SshOptions } from '../cluster/ssh/connection.ts';
 import { capable } from '../cluster/types.ts';
 import { formatSummary } from '../checker/summary.ts';
 import { runCleanups } from '../ground/cleanup.ts';
@@ -186,7 +187,9 @@ class TestRun {
         runDir: this.run.path,
         ...(config.connect === undefined ? {} : { connect: config.connect }),
         ...(config.zkVersion === undefined ? {} : { zkVersion: config.zkVersion }),
+        ...(config.hosts === undefined ? {} : { hosts: config.hosts, ssh: sshOptions(config) }),
       },
+      ...(config.clientHosts === undefined ? {} : { clientHosts: { hosts: config.clientHosts, ssh: sshOptions(config), runDir: this.run.path } }),
       paths: this.locks.map((lock) => `${LOCK_ROOT}/${lock}`),
       // The toxics' random draws follow the run's seed; a Toxiproxy server of the user's draws its own.
       proxy: { logFile: join(this.run.path, 'proxy.log'), seed: config.seed, ...(config.toxiproxy === undefined ? {} : { toxiproxy: config.toxiproxy }) },
@@ -393,6 +396,12 @@ class TestRun {
     }
   }
 }
+
+/** --ssh-key and --ssh-accept-new, for the servers' hosts and the client hosts alike. */
+const sshOptions = (config: RunConfig): SshOptions => ({
+  ...(config.sshKey === undefined ? {} : { keyFile: config.sshKey }),
+  ...(config.sshAcceptNew ? { acceptNew: true } : {}),
+});
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- throughput [--clients 64] [--workers 4] [--locks 16] [--seconds 20] [--warmup 20]`
+ * `npm run bench -- throughput [--clients 64] [--workers 4] [--locks 16] [--seconds 20] [--warmup 20] [--client-hosts N]`
  *
  * How close the try-lock workload through the whole suite comes to what the ensemble allows. One ensemble serves
  * every row, warmed up first (its JVMs spend their first tens of seconds compiling), and every row runs the same
@@ -13,6 +13,10 @@
  *   releasing what it gets, in this process, via the proxy: the recipe's own ZooKeeper work without the harness.
  * - suite: `npm run jepsen -- --recipe node-safe --workload try-lock --hold 0` on the same ensemble (backend
  *   external): proxy, worker processes, runner, history.
+ * - with `--client-hosts N`: the ensemble runs on three local test hosts over SSH (hosts/), N more test hosts are
+ *   client hosts, and the suite's row is run again with its workers on 1, 2, ... N of them (`--client-hosts`), a
+ *   proxy on each: how the rate grows with client hosts. The test hosts share this machine's two cores, so the
+ *   figure says what the SSH path costs and whether the harness scales out, not what N real machines would reach.
  *
  * An attempt is one try: a raw loop turn, or one completed acquire (a release is never an attempt). Beside each
  * rate: ZooKeeper requests/s (the servers' own `srvr` counters), the time of one turn per session, and the CPU of
@@ -30,6 +34,8 @@ import { LockRecipe, SAFE } from '../workloads/workers/node/lock-recipe.ts';
 import { Session } from '../workloads/workers/node/session.ts';
 import { ZOO_EPHEMERAL_SEQUENTIAL, connectedZkHandle } from '../ground/zk.ts';
 import type { HistoryLine } from '../ground/history.ts';
+import { parseTarget } from '../cluster/ssh/target.ts';
+import { createTestHosts } from '../hosts/test-hosts.ts';
 import { Testbed } from '../testbed/testbed.ts';
 
 interface Options {
@@ -38,6 +44,8 @@ interface Options {
   locks: number;
   seconds: number;
   warmup: number;
+  /** Client hosts for the SSH rows; 0: no such rows, the ensemble on this machine. */
+  clientHosts: number;
 }
 
 /** Bad flags: one line and exit 254, as the suite's own commands do. */
@@ -46,7 +54,7 @@ function parseOptions(args: string[]): Options {
     console.error(`throughput: ${message}`);
     process.exit(254);
   };
-  let values: Record<keyof Options, string>;
+  let values: Record<Exclude<keyof Options, 'clientHosts'> | 'client-hosts', string>;
   try {
     ({ values } = parseArgs({
       args,
@@ -56,16 +64,20 @@ function parseOptions(args: string[]): Options {
         locks: { type: 'string', default: '16' },
         seconds: { type: 'string', default: '20' },
         warmup: { type: 'string', default: '20' },
+        'client-hosts': { type: 'string', default: '0' },
       },
     }));
   } catch (error) {
     return fail((error as Error).message);
   }
-  const number = (name: keyof Options): number => {
+  const number = (name: keyof typeof values, minimum = 1): number => {
     const value = Number(values[name]);
-    return Number.isInteger(value) && value >= 1 ? value : fail(`--${name} takes a whole number from 1 up`);
+    return Number.isInteger(value) && value >= minimum ? value : fail(`--${name} takes a whole number from ${minimum} up`);
   };
-  return { clients: number('clients'), workers: number('workers'), locks: number('locks'), seconds: number('seconds'), warmup: number('warmup') };
+  return {
+    clients: number('clients'), workers: number('workers'), locks: number('locks'), seconds: number('seconds'), warmup: number('warmup'),
+    clientHosts: number('client-hosts', 0),
+  };
 }
 
 /**
@@ -100,7 +112,8 @@ class Meter {
   private readonly readings: Reading[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly cluster: Cluster) {}
+  /** `sshLabels`: test hosts whose tagged processes (servers, remote workers and proxies) count as ours. */
+  constructor(private readonly cluster: Cluster, private readonly sshLabels: ReadonlySet<string> = new Set()) {}
 
   async read(): Promise<Reading> {
     const wallMs = Date.now();
@@ -108,7 +121,7 @@ class Meter {
       const answer = await this.cluster.fourLetterWord(id, 'srvr');
       return Number(/^Received: (\d+)/m.exec(answer)?.[1] ?? 0);
     }));
-    const reading = { wallMs, zkRequests: counters.reduce((sum, count) => sum + count, 0), cpuS: cpuByPart() };
+    const reading = { wallMs, zkRequests: counters.reduce((sum, count) => sum + count, 0), cpuS: cpuByPart(this.sshLabels) };
     this.readings.push(reading);
     return reading;
   }
@@ -135,7 +148,18 @@ class Meter {
   }
 }
 
-function cpuByPart(): Record<Part, number> {
+/** Whether a process carries an ssh run's tag (`ZKJ_SSH=<run>@<label>`) for one of these hosts. */
+function taggedFor(pid: number, labels: ReadonlySet<string>): boolean {
+  if (labels.size === 0) return false;
+  try {
+    const tag = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((variable) => variable.startsWith('ZKJ_SSH='));
+    return tag !== undefined && labels.has(tag.slice(tag.indexOf('@') + 1));
+  } catch {
+    return false;
+  }
+}
+
+function cpuByPart(sshLabels: ReadonlySet<string>): Record<Part, number> {
   const cpuS = Object.fromEntries(PARTS.map((part) => [part, 0])) as Record<Part, number>;
   // cpu  user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -151,9 +175,10 @@ function cpuByPart(): Record<Part, number> {
       // it exited between the listing and the read
     }
   }
+  // This process's descendants, and what runs on its test hosts over SSH (children of their sshds, not of ours).
   const ours = (pid: number): boolean => {
     for (let current = pid; current > 1; current = processes.get(current)?.parent ?? 0) if (current === process.pid) return true;
-    return false;
+    return taggedFor(pid, sshLabels);
   };
   let oursS = 0;
   for (const [pid, { cpuS: seconds }] of processes) {
@@ -175,9 +200,12 @@ function partOf(pid: number): Part | undefined {
     return undefined;
   }
   if (command.includes('QuorumPeerMain')) return 'zookeeper';
-  if (command.includes('nemesis/proxy/main.ts')) return 'proxy';
-  if (command.includes('workers/node/main.ts')) return 'workers';
+  // The proxy and the Node worker run as bundles on client hosts (testbed/client-hosts.ts).
+  if (command.includes('nemesis/proxy/main.ts') || command.includes('bundle/proxy.mjs')) return 'proxy';
+  if (command.includes('workers/node/main.ts') || command.includes('workloads-workers-node-main.mjs')) return 'workers';
   if (command.includes('src/cli.ts')) return 'runner';
+  // The runner's SSH clients to its client hosts: its transport to the workers and proxies there.
+  if (command.startsWith('ssh\0')) return 'runner';
   return undefined; // npm, sh, esbuild: small, counted in no part
 }
 
@@ -240,10 +268,14 @@ async function recipeRow(connectStrings: string[], options: Options, meter: Mete
   }
 }
 
-/** The CLI's try-lock run on the same ensemble; attempts/s is completed acquires over the span the clients ran. */
-async function suiteRow(cluster: Cluster, options: Options, resultsDir: string, meter: Meter): Promise<RowResult> {
+/**
+ * The CLI's try-lock run on the same ensemble; attempts/s is completed acquires over the span the clients ran.
+ * `remote`: its workers on client hosts over SSH instead.
+ */
+async function suiteRow(cluster: Cluster, options: Options, resultsDir: string, meter: Meter, remote?: { flags: string[]; hosts: number }): Promise<RowResult> {
   const args = [
     '--import', 'tsx', join(import.meta.dirname, 'cli.ts'),
+    ...(remote?.flags ?? []),
     '--recipe', 'node-safe', '--workload', 'try-lock', '--hold', '0',
     '--backend', 'external', '--connect', cluster.connectString(),
     '--clients', String(options.clients), '--workers', String(options.workers), '--locks', String(options.locks),
@@ -270,7 +302,9 @@ async function suiteRow(cluster: Cluster, options: Options, resultsDir: string, 
   // History time 0 is the header's startedAt (to the millisecond), which places the window on the meter's clock.
   const usage = meter.usage(startedAtMs + first / 1e6, startedAtMs + last / 1e6);
   return {
-    label: `suite: node-safe try-lock, ${options.workers} workers, via proxy, history`,
+    label: remote === undefined
+      ? `suite: node-safe try-lock, ${options.workers} workers, via proxy, history`
+      : `suite, workers on ${remote.hosts} client host${remote.hosts === 1 ? '' : 's'} over SSH (test hosts on this machine), a proxy on each`,
     benchIsClient: false,
     attemptsPerS: completed / ((last - first) / 1e9),
     usage,
@@ -298,15 +332,21 @@ function printTable(rows: RowResult[], options: Options): void {
 export async function run(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const scratch = await mkdtemp(join(tmpdir(), 'zkj-bench-'));
-  console.error(`throughput: ${options.clients} sessions on ${options.locks} locks, warm-up ${options.warmup} s, then five rows of ${options.seconds} s`);
+  console.error(`throughput: ${options.clients} sessions on ${options.locks} locks, warm-up ${options.warmup} s, then ${5 + options.clientHosts} rows of ${options.seconds} s`);
   const locks = Array.from({ length: options.locks }, (_, index) => `L${index + 1}`);
+  // With client hosts, the servers too are test hosts: the client hosts reach them on their bridge.
+  const testHosts = options.clientHosts === 0 ? undefined : await createTestHosts(3 + options.clientHosts);
+  const ssh = testHosts === undefined ? undefined : { hosts: testHosts.targets(testHosts.hosts.slice(0, 3)), ssh: { keyFile: testHosts.keyFile } };
   const ensemble = await Testbed.start({
-    cluster: { backend: 'local', runDir: join(scratch, 'ensemble') },
+    cluster: { backend: ssh === undefined ? 'local' : 'ssh', runDir: join(scratch, 'ensemble'), ...ssh },
     paths: locks.flatMap((lock) => [`/bench/raw/${lock}`, `/bench/recipe/${lock}`]),
+  }).catch(async (error: unknown) => {
+    await testHosts?.remove();
+    throw error;
   });
   try {
     const { cluster } = ensemble;
-    const meter = new Meter(cluster);
+    const meter = new Meter(cluster, new Set(testHosts?.hosts.map((host) => parseTarget(host.address).label) ?? []));
     const direct = [cluster.connectString()];
     await rawRow('warm-up', direct, options, options.warmup, meter);
 
@@ -318,9 +358,23 @@ export async function run(args: string[]): Promise<void> {
     const recipe = await recipeRow(hosts, options, meter);
     await proxied.teardown();
     const suite = await suiteRow(cluster, options, join(scratch, 'suite'), meter);
+    const remoteRows: RowResult[] = [];
+    for (let count = 1; testHosts !== undefined && count <= options.clientHosts; count++) {
+      const clientHosts = testHosts.targets(testHosts.hosts.slice(3, 3 + count));
+      remoteRows.push(await suiteRow(cluster, options, join(scratch, `suite-${count}`), meter, {
+        flags: ['--client-hosts', clientHosts, '--ssh-key', testHosts.keyFile], hosts: count,
+      }));
+    }
     const rawLast = await rawRow('raw, direct, again after the suite', direct, options, options.seconds, meter);
 
-    printTable([rawFirst, viaProxy, recipe, suite, rawLast], options);
+    printTable([rawFirst, viaProxy, recipe, suite, ...remoteRows, rawLast], options);
+    if (remoteRows.length > 0) {
+      console.log('');
+      console.log(`client hosts: ${remoteRows.map((row, index) => `${index + 1} → ${row.attemptsPerS.toFixed(0)}/s`).join(', ')}. ` +
+        'The test hosts are namespaces of this machine and share its two cores with the ensemble (servers, workers ' +
+        'and proxies on them are counted in their parts by their run tags; the runner\'s ssh clients in "runner"): ' +
+        'the growth shown is the harness scaling out on one machine, not what separate machines would reach.');
+    }
     const ceiling = Math.max(rawFirst.attemptsPerS, rawLast.attemptsPerS);
     console.log('');
     console.log(`suite / raw direct (the higher of its two rows): ${(suite.attemptsPerS / ceiling).toFixed(2)} (target 0.9)`);
@@ -328,6 +382,7 @@ export async function run(args: string[]): Promise<void> {
     if (suite.note !== undefined) console.log(`(${suite.note})`);
   } finally {
     await ensemble.teardown();
+    await testHosts?.remove();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The testbed: an ensemble, the fault proxy in front of it, the fenced resource, and worker processes (client hosts)
- * connected through the proxy — what a run, a benchmark and an integration test stand on. It owns the order in
+ * connected through the proxy — what a run, a benchmark and an integration test stand on. Workers run on this
+ * machine, or on other hosts over SSH (`clientHosts`), each host with a proxy of its own beside its workers. It owns the order in
  * which all of it goes: one cleanup entry tears down workers, resource, proxy and ensemble, in that order, then
  * whatever the owner asked to run last (the runner's history end line), on a normal end and on SIGINT or SIGTERM
  * alike. A SIGKILL of the owner takes nothing down in order: the workers and the proxy leave by themselves when the
  * owner is gone, and the cluster's reaper removes the servers.
  */
 import { createCluster, type Cluster, type CreateClusterOptions } from '../cluster/index.ts';
+import type { SshOptions } from '../cluster/ssh/connection.ts';
 import { registerCleanup } from '../ground/cleanup.ts';
 import { AdminSession } from '../ground/zk-admin.ts';
 import { startProxy, type ProxyHandle } from '../nemesis/proxy/client.ts';
@@ -15,6 +17,8 @@ import { startFencedResource, type FencedResource, type FencedResourceOptions } 
 import { WORKER_PROTOCOL_VERSION, type InitRequest, type WorkerAnswer } from '../workloads/protocol.ts';
 import type { WorkerLaunch } from '../workloads/recipes.ts';
 import { WorkerProcess } from '../workloads/worker-process.ts';
+import { ClientHosts } from './client-hosts.ts';
+import { ProxyGroup } from './proxy-group.ts';
 
 export interface TestbedOptions {
   /** An ensemble to create and own, or one the caller owns (started, left running at teardown). */
@@ -28,6 +32,11 @@ export interface TestbedOptions {
   proxy?: { logFile: string; seed?: number; toxiproxy?: string };
   /** The fenced resource lock holders write to. */
   resource?: FencedResourceOptions;
+  /**
+   * Workers on these hosts over SSH instead of on this machine (client-hosts.ts), spread over them in turn, each
+   * host with a fault proxy of its own; runDir receives the hosts' proxy logs.
+   */
+  clientHosts?: { hosts: string; ssh: SshOptions; runDir: string };
   /** Run once everything else is torn down, last, also on a signal. */
   afterTeardown?: () => void | Promise<void>;
 }
@@ -56,17 +65,18 @@ export class WorkerHost implements ClientHost {
     return this.init.features ?? [];
   }
 
-  pause(): void {
+  async pause(): Promise<void> {
     if (this.thaw !== undefined) return;
     this.thawed = new Promise((resolve) => (this.thaw = resolve));
-    this.process.signal('SIGSTOP');
+    await this.process.signal('SIGSTOP');
   }
 
-  resume(): void {
+  async resume(): Promise<void> {
     if (this.thaw === undefined) return;
-    this.process.signal('SIGCONT');
-    this.thaw();
+    const thaw = this.thaw;
     this.thaw = undefined;
+    await this.process.signal('SIGCONT');
+    thaw();
   }
 
   untilRunning(): Promise<void> {
@@ -79,6 +89,7 @@ export class Testbed {
   private cluster_: Cluster | undefined;
   private proxy_: ProxyHandle | undefined;
   private resource_: FencedResource | undefined;
+  private clientHosts_: ClientHosts | undefined;
   private readonly ownsCluster: boolean;
   private readonly unregister: () => void;
   private tearingDown: Promise<void> | undefined;
@@ -130,11 +141,23 @@ export class Testbed {
         admin.close();
       }
     }
+    if (options.clientHosts !== undefined) this.clientHosts_ = await ClientHosts.start(options.clientHosts);
     if (options.proxy !== undefined) {
       const cluster = this.cluster;
-      this.proxy_ = await startProxy({ servers: new Map(cluster.nodeIds.map((id) => [id, cluster.clientAddress(id)])), ...options.proxy });
+      const servers = new Map(cluster.nodeIds.map((id) => [id, cluster.clientAddress(id)]));
+      const remote = this.clientHosts_;
+      if (remote === undefined) {
+        this.proxy_ = await startProxy({ servers, ...options.proxy });
+      } else {
+        const proxies = await remote.startProxies(servers, options.proxy.seed);
+        this.proxy_ = new ProxyGroup(proxies.map((proxy, index) => ({ proxy, clockOffsetNs: remote.clockOffsetNs(index) })), (name) => remote.hostOf(name));
+      }
     }
-    if (options.resource !== undefined) this.resource_ = await startFencedResource(options.resource);
+    if (options.resource !== undefined) {
+      this.resource_ = await startFencedResource(options.resource);
+      // Workers elsewhere reach the resource's URL (127.0.0.1:port) through a reverse forward on their host.
+      await this.clientHosts_?.shareLocalPort(Number(new URL(this.resource_.url('probe')).port));
+    }
   }
 
   /** The connect string a client host uses: its own listeners on the proxy, or the servers themselves. */
@@ -148,8 +171,17 @@ export class Testbed {
    * `onSpawn` sees the process before init, to hear its events from the first.
    */
   async addWorkerHost(spec: WorkerHostOptions, onSpawn?: (process: WorkerProcess) => void): Promise<WorkerHost> {
+    // Before any await: workers go to the SSH hosts in the order they are asked for.
+    this.clientHosts_?.assign(spec.name);
     const connect = await this.connectFor(spec.name);
-    const process = WorkerProcess.spawn({ name: spec.name, command: spec.launch.command, env: spec.launch.env, logFile: spec.logFile });
+    const remote = this.clientHosts_ === undefined ? undefined : await this.clientHosts_.workerLaunch(spec.name, spec.launch);
+    const process = WorkerProcess.spawn({
+      name: spec.name,
+      command: remote?.command ?? spec.launch.command,
+      env: remote === undefined ? spec.launch.env : globalThis.process.env,
+      logFile: spec.logFile,
+      ...(remote === undefined ? {} : { signalGroup: remote.signalGroup }),
+    });
     onSpawn?.(process);
     const request: Omit<InitRequest, 'id'> = {
       type: 'init',
@@ -182,6 +214,7 @@ export class Testbed {
       ['workers', () => this.stopWorkerHosts()],
       ['fenced resource', () => this.resource_?.close()],
       ['fault proxy', () => this.proxy_?.close()],
+      ['client hosts', () => this.clientHosts_?.teardown(this.options.clientHosts!.runDir)],
       ['ensemble', () => (this.ownsCluster ? this.cluster_?.teardown() : undefined)],
       ['after teardown', () => this.options.afterTeardown?.()],
     ];

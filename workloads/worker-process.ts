@@ -27,6 +27,11 @@ export interface WorkerProcessOptions {
   /** The worker's stderr goes here (appended), with the runner's own notes about this worker. */
   logFile: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Signals the worker's process group where it really runs, when the command only reaches it (ssh to a client
+   * host); default: the local child's group.
+   */
+  signalGroup?: (signal: NodeJS.Signals) => Promise<void>;
 }
 
 /** Lines of stderr kept to explain a crash. */
@@ -57,7 +62,13 @@ export class WorkerProcess {
   private exitDetail: string | undefined;
   private stopping = false;
 
-  private constructor(readonly name: string, command: readonly string[], logFile: string, env: NodeJS.ProcessEnv | undefined) {
+  private constructor(
+    readonly name: string,
+    command: readonly string[],
+    logFile: string,
+    env: NodeJS.ProcessEnv | undefined,
+    private readonly signalGroup: ((signal: NodeJS.Signals) => Promise<void>) | undefined,
+  ) {
     const [program, ...args] = command;
     if (program === undefined) throw new Error(`worker ${name}: empty command`);
     mkdirSync(dirname(logFile), { recursive: true });
@@ -87,7 +98,7 @@ export class WorkerProcess {
   }
 
   static spawn(options: WorkerProcessOptions): WorkerProcess {
-    return new WorkerProcess(options.name, options.command, options.logFile, options.env);
+    return new WorkerProcess(options.name, options.command, options.logFile, options.env, options.signalGroup);
   }
 
   get pid(): number | undefined {
@@ -145,9 +156,13 @@ export class WorkerProcess {
     });
   }
 
-  /** Sends a signal to the worker's whole process group (SIGSTOP, SIGCONT, SIGKILL). */
-  signal(signal: NodeJS.Signals): void {
+  /** Sends a signal to the worker's whole process group (SIGSTOP, SIGCONT, SIGKILL); resolves once it was sent. */
+  async signal(signal: NodeJS.Signals): Promise<void> {
     if (!this.alive || this.child.pid === undefined) return;
+    if (this.signalGroup !== undefined) {
+      await this.signalGroup(signal).catch((error: unknown) => this.note(`${signal} failed: ${error instanceof Error ? error.message : String(error)}`));
+      return;
+    }
     try {
       process.kill(-this.child.pid, signal);
     } catch (error) {
@@ -159,9 +174,9 @@ export class WorkerProcess {
   async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
     if (this.alive) {
       this.stopping = true;
-      this.signal('SIGCONT');
+      void this.signal('SIGCONT');
       this.child.stdin.end();
-      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+      const timer = setTimeout(() => void this.signal('SIGKILL'), graceMs);
       await this.exited;
       clearTimeout(timer);
     }

@@ -89,6 +89,16 @@ export interface StartProxyOptions {
   seed?: number;
   /** A Toxiproxy server's API URL ("http://127.0.0.1:8474"): use it instead of spawning our proxy. */
   toxiproxy?: string;
+  /** Where our proxy runs; default: a child process of this one, its API on this machine's loopback. */
+  launch?: ProxyLauncher;
+}
+
+/** Runs the proxy elsewhere (another host, over SSH): how to start it and how to reach its API from here. */
+export interface ProxyLauncher {
+  /** Starts `main.ts` (or a bundle of it) with these arguments; its stdout carries the ready line. Killing the child stops it. */
+  spawn(mainArguments: readonly string[]): ChildProcess;
+  /** The port on this machine's 127.0.0.1 that reaches the proxy's API port there. */
+  reach(apiPort: number): Promise<number>;
 }
 
 /** A fault waiting for its request. */
@@ -138,7 +148,8 @@ export interface ProxyHandle {
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+/** The proxy's program (docs/proxy-api.md); a launcher elsewhere runs it, or a bundle of it. */
+export const PROXY_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const CLIENT_HOST_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -158,15 +169,17 @@ type FaultKind = keyof typeof ZK_FAULT_TOXICS;
 
 export async function startProxy(options: StartProxyOptions): Promise<ProxyHandle> {
   if (options.toxiproxy !== undefined) return attachToxiproxy(options.toxiproxy, options.servers);
-  const args = ['--import', 'tsx', MAIN, '--api', '127.0.0.1:0', '--exit-with-parent'];
+  const args = ['--api', '127.0.0.1:0', '--exit-with-parent'];
   if (options.logFile !== undefined) args.push('--log-file', options.logFile);
   if (options.maxFrameBytes !== undefined) args.push('--max-frame-bytes', String(options.maxFrameBytes));
   if (options.seed !== undefined) args.push('--seed', String(options.seed));
-  // Whoever starts it closes it (a testbed does); with --exit-with-parent it also leaves when this process is gone.
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Whoever starts it closes it (a testbed does); with --exit-with-parent it also leaves when its parent is gone.
+  const child = options.launch?.spawn(args) ?? spawn(process.execPath, ['--import', 'tsx', PROXY_MAIN, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const ready = await readReadyLine(child);
-    const handle = new ToxiproxyHandle(`http://${ready.api}`, options.servers, child);
+    const apiPort = Number(ready.api.slice(ready.api.lastIndexOf(':') + 1));
+    const here = options.launch === undefined ? ready.api : `127.0.0.1:${await options.launch.reach(apiPort)}`;
+    const handle = new ToxiproxyHandle(`http://${here}`, options.servers, child);
     await handle.subscribe();
     return handle;
   } catch (error) {

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const REPO = join(import.meta.dirname, '..', '..');
-const PARTS = ['cluster', 'nemesis', 'workloads', 'checker', 'testbed'];
+const PARTS = ['cluster', 'nemesis', 'workloads', 'checker', 'testbed', 'hosts'];
 const FOLDERS = ['ground', ...PARTS, 'src', 'tests'];
 
 const folderOf = (path: string): string => path.split('/')[0]!;
