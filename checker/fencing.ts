@@ -12,9 +12,15 @@
  * The history can report all of them, so no smaller summary could give the same results.
  */
 import type { ResourceLine, SnapshotLine } from '../ground/history.ts';
+import { doubtsWithFinal, judge, type Check, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, write as describeWrite } from './describe.ts';
-import { summarize, type TrackedOp, type TrackerListener } from './tracker.ts';
-import type { LostUpdateAnomaly, OpSummary, ResourceSummary, ResourceWrite, StaleWriteAnomaly } from './types.ts';
+import { summarize, type TrackedOp, type Tracker } from './tracker.ts';
+import type { FencingResult, LostUpdateAnomaly, OpSummary, ResourceSummary, ResourceWrite, StaleWriteAnomaly } from './types.ts';
+
+export const fencingCheck: Check<'fencing', FencingResult> = {
+  name: 'fencing',
+  create: ({ tracker }) => new FencingCheck(tracker),
+};
 
 /** A write whose fenced-write has not been answered yet. */
 interface Unanswered {
@@ -40,8 +46,8 @@ interface ResourceState {
   topValue: number;
 }
 
-export class FencingCheck implements Partial<TrackerListener> {
-  fencedWrites = 0;
+class FencingCheck implements RunningCheck<FencingResult> {
+  private fencedWrites = 0;
   private readonly resources = new Map<string, ResourceState>();
   private readonly unanswered = new Map<number, Unanswered>();
   /** Every resource's stack of writes, in one store. */
@@ -56,12 +62,16 @@ export class FencingCheck implements Partial<TrackerListener> {
   private readonly lost: LostUpdateAnomaly[] = [];
   private finalValues: SnapshotLine['resources'] | null = null;
 
+  constructor(private readonly tracker: Tracker) {}
+
   opInvoked(op: TrackedOp): void {
     if (op.f === 'fenced-write') this.fencedWrites++;
   }
 
-  /** A write the resource saw, with the fenced-write that sent it (if any) and whether that one is still unanswered. */
-  write(line: ResourceLine, op: TrackedOp | null, opPending: boolean): void {
+  /** A write the resource saw; the fenced-write that sent it, if any, may still be unanswered. */
+  resource(line: ResourceLine): void {
+    const op = this.tracker.fencedWriteOf(line);
+    const opPending = op !== null && this.tracker.isPending(op.id);
     const write: ResourceWrite = {
       time: line.time,
       resource: line.resource,
@@ -127,8 +137,15 @@ export class FencingCheck implements Partial<TrackerListener> {
     if (line.final) this.finalValues = line.resources;
   }
 
+  /** Without a final snapshot the final counter is unknown, which matters only if there were fenced writes. */
+  result(end: CheckEnd): FencingResult {
+    const anomalies = this.anomalies();
+    const doubts = this.fencedWrites > 0 ? doubtsWithFinal(end) : end.historyDoubts;
+    return { ...judge(anomalies, anomalies.length, doubts), resources: this.summaries() };
+  }
+
   /** Acknowledged increments above the final counter are missing from it. */
-  anomalies(): Array<StaleWriteAnomaly | LostUpdateAnomaly> {
+  private anomalies(): Array<StaleWriteAnomaly | LostUpdateAnomaly> {
     for (const [resource, state] of this.resources) {
       const finalValue = this.finalValues?.[resource]?.value;
       if (finalValue === undefined) continue;
@@ -140,7 +157,7 @@ export class FencingCheck implements Partial<TrackerListener> {
     return [...this.stale, ...this.lost].sort((a, b) => a.span.start - b.span.start);
   }
 
-  summaries(): Record<string, ResourceSummary> {
+  private summaries(): Record<string, ResourceSummary> {
     return Object.fromEntries([...this.resources].map(([name, state]) => [name, state.summary]));
   }
 

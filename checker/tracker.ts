@@ -36,7 +36,7 @@ export interface TrackedLock {
   windows: HoldWindow[];
 }
 
-/** What the checks hear from the tracker: one object, whose methods call each check in turn (see index.ts). */
+/** What the checks hear from the tracker; each listener implements the events it needs. */
 export interface TrackerListener {
   opInvoked(op: TrackedOp): void;
   opCompleted(op: TrackedOp): void;
@@ -101,8 +101,19 @@ export class Tracker {
   // The acquire itself, not a copy: it was still in progress at the drop, and its answer comes later.
   private readonly droppedDeletes = new Map<string, { line: ProxyLine; acquire: OpSummary | null }>();
 
-  /** One listener, called directly: a history has millions of events, and each is a call to it. */
-  constructor(private readonly listener: TrackerListener) {}
+  /** The listeners of each event, in the order they were added. */
+  private readonly invoked: Array<Pick<TrackerListener, 'opInvoked'>> = [];
+  private readonly completed: Array<Pick<TrackerListener, 'opCompleted'>> = [];
+  private readonly opened: Array<Pick<TrackerListener, 'windowOpened'>> = [];
+  private readonly closed: Array<Pick<TrackerListener, 'windowClosed'>> = [];
+
+  /** From now on `listener` hears the events it implements. */
+  listen(listener: Partial<TrackerListener>): void {
+    if (listener.opInvoked !== undefined) this.invoked.push(listener as Pick<TrackerListener, 'opInvoked'>);
+    if (listener.opCompleted !== undefined) this.completed.push(listener as Pick<TrackerListener, 'opCompleted'>);
+    if (listener.windowOpened !== undefined) this.opened.push(listener as Pick<TrackerListener, 'windowOpened'>);
+    if (listener.windowClosed !== undefined) this.closed.push(listener as Pick<TrackerListener, 'windowClosed'>);
+  }
 
   /** Every line's time goes through here: the end of the history is the latest time seen. */
   observeTime(time: Nanos): void {
@@ -223,7 +234,7 @@ export class Tracker {
       if (op.f === 'fenced-write') op.implicitToken = activity.window?.start ?? null;
     }
     if (op.f === 'fenced-write') client.lastWrite = op;
-    this.listener.opInvoked(op);
+    for (const listener of this.invoked) listener.opInvoked(op);
     if (op.f === 'release' && activity !== null) this.closeWindow(activity, op);
     return null;
   }
@@ -252,7 +263,7 @@ export class Tracker {
       }
       activity.lastCompletion = line.time;
     }
-    this.listener.opCompleted(op);
+    for (const listener of this.completed) listener.opCompleted(op);
     if (op.f === 'acquire' && op.outcome === 'ok' && activity !== null) this.openWindow(activity, op);
     return null;
   }
@@ -278,7 +289,7 @@ export class Tracker {
     if (read) activity.readWindow = window;
     else activity.window = window;
     lock.windows.push(window);
-    this.listener.windowOpened(window, lock);
+    for (const listener of this.opened) listener.windowOpened(window, lock);
   }
 
   /** Invoking release ends the belief of holding, whatever the release answers. */
@@ -292,7 +303,7 @@ export class Tracker {
     removeFrom(lock.windows, window);
     window.end = release.invokeTime;
     window.releaseOp = release.id;
-    this.listener.windowClosed(window, lock);
+    for (const listener of this.closed) listener.windowClosed(window, lock);
   }
 
   private keepAnswer(activity: ClientLockActivity, acquire: TrackedOp): void {
