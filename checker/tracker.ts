@@ -75,10 +75,6 @@ export interface TrackedClient {
   name: string;
   /** By the lock's index: a plain array is one memory access, where a map of many locks is several. */
   activities: Array<ClientLockActivity | undefined>;
-  /** The activity of the client's latest operation: clients mostly repeat the same lock, which skips a lookup. */
-  recentActivity: ClientLockActivity | null;
-  /** The session that `ownerOfSession` gives to this client right now, if known: most answers repeat it. */
-  ownedSession: string | null;
   /** Latest acquire, any lock: the proxy names a session, not a lock. */
   lastAcquire: TrackedOp | null;
   lastWrite: TrackedOp | null;
@@ -331,34 +327,25 @@ export class Tracker {
 
   /** The first client to claim a session owns it until another client claims it (its worker is the first one's). */
   private noteSession(client: TrackedClient, worker: string, session: string): void {
-    if (client.ownedSession === session) return;
-    const previous = this.ownerOfSession.get(session);
-    if (previous?.client !== client) {
-      if (previous !== undefined && previous.client.ownedSession === session) previous.client.ownedSession = null;
-      this.ownerOfSession.set(session, { client, worker });
-    }
-    client.ownedSession = session;
+    if (this.ownerOfSession.get(session)?.client !== client) this.ownerOfSession.set(session, { client, worker });
   }
 
   private clientNamed(name: string): TrackedClient {
     let client = this.clients.get(name);
     if (client === undefined) {
-      client = { name, activities: [], recentActivity: null, ownedSession: null, lastAcquire: null, lastWrite: null };
+      client = { name, activities: [], lastAcquire: null, lastWrite: null };
       this.clients.set(name, client);
     }
     return client;
   }
 
   private activityOf(client: TrackedClient, lockName: string): ClientLockActivity {
-    const recent = client.recentActivity;
-    if (recent !== null && recent.lock.name === lockName) return recent;
     const lock = this.lock(lockName);
     let activity = client.activities[lock.index];
     if (activity === undefined) {
       activity = { lock, window: null, readWindow: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, pendingAcquire: null, answeredAcquire: null };
       client.activities[lock.index] = activity;
     }
-    client.recentActivity = activity;
     return activity;
   }
 
