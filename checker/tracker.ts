@@ -57,18 +57,8 @@ export interface ClientLockActivity {
   /** Pending releases and fenced writes on this lock. */
   pendingOthers: number;
   lastCompletion: Nanos;
-  /** The client's latest acquire of the lock, for leak attribution, while it is pending… */
-  pendingAcquire: TrackedOp | null;
-  /**
-   * …and once answered, copied into one record per activity: keeping each answered acquire alive instead (one
-   * per client and lock, replaced at every acquire) made the garbage collector promote every one of them.
-   */
-  answeredAcquire: AnsweredAcquire | null;
-}
-
-/** An acquire as it was answered: what leak attribution needs of it. */
-export interface AnsweredAcquire extends OpSummary {
-  node: string | null;
+  /** The client's latest acquire of the lock, pending or answered (with its node then): for leak attribution. */
+  latestAcquire: TrackedOp | null;
 }
 
 export interface TrackedClient {
@@ -166,9 +156,8 @@ export class Tracker {
   }
 
   /** The client's latest acquire of the lock (with its node and outcome once answered). */
-  lastAcquireOf(client: string, lock: string): AnsweredAcquire | null {
-    const activity = this.activityIfAny(client, lock);
-    return activity === null ? null : (activity.pendingAcquire ?? activity.answeredAcquire);
+  lastAcquireOf(client: string, lock: string): TrackedOp | null {
+    return this.activityIfAny(client, lock)?.latestAcquire ?? null;
   }
 
   /** The client holds the lock (open window, either side) or waits for it (acquire pending). */
@@ -222,7 +211,7 @@ export class Tracker {
     if (activity !== null) {
       if (op.f === 'acquire') {
         activity.pendingAcquires++;
-        activity.pendingAcquire = op;
+        activity.latestAcquire = op;
         client.lastAcquire = op;
       } else {
         activity.pendingOthers++;
@@ -253,7 +242,6 @@ export class Tracker {
     if (activity !== null) {
       if (op.f === 'acquire') {
         activity.pendingAcquires--;
-        if (activity.pendingAcquire === op) this.keepAnswer(activity, op);
       } else {
         activity.pendingOthers--;
       }
@@ -302,29 +290,6 @@ export class Tracker {
     for (const listener of this.closed) listener.windowClosed(window, lock);
   }
 
-  private keepAnswer(activity: ClientLockActivity, acquire: TrackedOp): void {
-    activity.pendingAcquire = null;
-    const kept = activity.answeredAcquire;
-    if (kept === null) {
-      activity.answeredAcquire = {
-        id: acquire.id, f: acquire.f, client: acquire.client, worker: acquire.worker, lock: acquire.lock, mode: acquire.mode,
-        access: acquire.access, invokeTime: acquire.invokeTime, completeTime: acquire.completeTime, outcome: acquire.outcome, session: acquire.session,
-        error: acquire.error, node: acquire.node,
-      };
-      return;
-    }
-    kept.id = acquire.id;
-    kept.worker = acquire.worker;
-    kept.mode = acquire.mode;
-    kept.access = acquire.access;
-    kept.invokeTime = acquire.invokeTime;
-    kept.completeTime = acquire.completeTime;
-    kept.outcome = acquire.outcome;
-    kept.session = acquire.session;
-    kept.error = acquire.error;
-    kept.node = acquire.node;
-  }
-
   /** The first client to claim a session owns it until another client claims it (its worker is the first one's). */
   private noteSession(client: TrackedClient, worker: string, session: string): void {
     if (this.ownerOfSession.get(session)?.client !== client) this.ownerOfSession.set(session, { client, worker });
@@ -343,7 +308,7 @@ export class Tracker {
     const lock = this.lock(lockName);
     let activity = client.activities[lock.index];
     if (activity === undefined) {
-      activity = { lock, window: null, readWindow: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, pendingAcquire: null, answeredAcquire: null };
+      activity = { lock, window: null, readWindow: null, pendingAcquires: 0, pendingOthers: 0, lastCompletion: -Infinity, latestAcquire: null };
       client.activities[lock.index] = activity;
     }
     return activity;
