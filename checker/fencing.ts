@@ -38,12 +38,8 @@ interface ResourceState {
   summary: ResourceSummary;
   highestToken: ResourceWrite | null;
   highestImplicit: ResourceWrite | null;
-  /** The token of each, copied here: comparing it must not reach into another object for every write. */
-  highestTokenValue: number;
-  highestImplicitValue: number;
-  /** The stack of accepted writes that still count: its top record in the pool (-1 when empty) and that record's value. */
+  /** The stack of accepted writes that still count: its top record in the pool (-1 when empty). */
   top: number;
-  topValue: number;
 }
 
 class FencingCheck implements RunningCheck<FencingResult> {
@@ -52,8 +48,6 @@ class FencingCheck implements RunningCheck<FencingResult> {
   private readonly unanswered = new Map<number, Unanswered>();
   /** Every resource's stack of writes, in one store. */
   private readonly pool = new WritePool();
-  /** The state of the resource each lock's holders last wrote, by the tracker's lock index. */
-  private readonly stateByLock: ResourceState[] = [];
   /** Which resource each lock's writes went to, to name the resource of a write it never saw. */
   private readonly resourceOfLock = new Map<string, string>();
   private readonly writers = new Interned<Writer>((writer) => `${writer.client}\u0000${writer.worker}\u0000${writer.session}`);
@@ -82,7 +76,7 @@ class FencingCheck implements RunningCheck<FencingResult> {
       implicitToken: op?.implicitToken ?? null,
       op: op?.id ?? null,
     };
-    const state = this.stateFor(write.resource, op);
+    const state = this.stateOf(write.resource);
     if (op?.lock != null && state.lock !== op.lock) {
       state.lock = op.lock;
       this.resourceOfLock.set(op.lock, write.resource);
@@ -96,7 +90,7 @@ class FencingCheck implements RunningCheck<FencingResult> {
     state.summary.accepted++;
     this.checkToken(state, write);
     const pool = this.pool;
-    while (state.top !== -1 && state.topValue >= write.value) {
+    while (state.top !== -1 && pool.value(state.top) >= write.value) {
       const top = state.top;
       if (pool.acknowledged(top)) this.lost.push(this.lostFromPool(state, top, 'overwritten', write, null));
       else {
@@ -106,12 +100,12 @@ class FencingCheck implements RunningCheck<FencingResult> {
           pending.record = -1;
         }
       }
-      this.setTop(state, pool.below(top));
+      state.top = pool.below(top);
       pool.free(top);
     }
     const record = pool.push(state.top, write, op, op === null ? -1 : this.writerIndexOf(op));
     if (unanswered !== null) unanswered.record = record;
-    this.setTop(state, record);
+    state.top = record;
   }
 
   opCompleted(op: TrackedOp): void {
@@ -165,27 +159,17 @@ class FencingCheck implements RunningCheck<FencingResult> {
     const fence = write.token !== null;
     const token = write.token ?? write.implicitToken;
     if (token === null) return;
-    // Once set, the highest write's token of its kind is never null, so the copied value stands for it.
     const highest = fence ? state.highestToken : state.highestImplicit;
-    const highestToken = fence ? state.highestTokenValue : state.highestImplicitValue;
-    if (highest !== null && token < highestToken) {
-      this.stale.push(staleWrite(write, highest, fence ? 'fence' : 'implicit'));
+    // The highest write of its kind has a token of that kind.
+    const highestToken = highest === null ? null : fence ? highest.token! : highest.implicitToken!;
+    if (highestToken !== null && token < highestToken) {
+      this.stale.push(staleWrite(write, highest!, fence ? 'fence' : 'implicit'));
       return;
     }
-    if (highest === null || token > highestToken) {
-      if (fence) {
-        state.highestToken = write;
-        state.highestTokenValue = token;
-      } else {
-        state.highestImplicit = write;
-        state.highestImplicitValue = token;
-      }
+    if (highestToken === null || token > highestToken) {
+      if (fence) state.highestToken = write;
+      else state.highestImplicit = write;
     }
-  }
-
-  private setTop(state: ResourceState, record: number): void {
-    state.top = record;
-    state.topValue = record === -1 ? Number.NaN : this.pool.value(record);
   }
 
   private lostFromPool(state: ResourceState, record: number, cause: LostUpdateAnomaly['cause'], by: ResourceWrite | null, finalValue: number | null): LostUpdateAnomaly {
@@ -205,21 +189,12 @@ class FencingCheck implements RunningCheck<FencingResult> {
     return index;
   }
 
-  /** The resource's state, found through the writer's lock when it wrote there before: no string to hash. */
-  private stateFor(resource: string, op: TrackedOp | null): ResourceState {
-    const lockIndex = op?.activity?.lock.index;
-    if (lockIndex === undefined) return this.stateOf(resource);
-    const known = this.stateByLock[lockIndex];
-    if (known !== undefined && known.name === resource) return known;
-    return (this.stateByLock[lockIndex] = this.stateOf(resource));
-  }
-
   private stateOf(resource: string): ResourceState {
     let state = this.resources.get(resource);
     if (state === undefined) {
       state = {
         name: resource, lock: null, summary: { accepted: 0, rejected: 0, acknowledged: 0, finalValue: null }, highestToken: null, highestImplicit: null,
-        highestTokenValue: Number.NaN, highestImplicitValue: Number.NaN, top: -1, topValue: Number.NaN,
+        top: -1,
       };
       this.resources.set(resource, state);
     }
