@@ -1,8 +1,11 @@
 /**
- * `npm run bench -- checker [sizes] [--reader <operations>]`: the checker on generated histories of 10^5, 10^6
- * and 10^7 operations (or the comma-separated sizes given) over many locks and clients, then the reader and the
- * reader + checker (what `npm run check` does) on a generated history.jsonl of 10^6 operations (`--reader 0`
- * skips it). Each measurement runs in a child process so that its memory is its own.
+ * `npm run bench -- checker [sizes] [--reader <operations,...>]`: the checker on generated histories of 10^5,
+ * 10^6 and 10^7 operations (or the comma-separated sizes given) over many locks and clients, then the reader and
+ * the reader + checker (what `npm run check` does) on a generated history.jsonl of 10^6 operations (or each
+ * size given; `--reader 0` skips them). `npm run bench -- checker from-disk` is the reader rows alone, at 10^6
+ * and 10^7 operations. Each reader + checker row is held against the goals (GOAL_OPS_PER_WALL_SECOND,
+ * GOAL_PEAK_RSS_MiB); when one is missed, the same run is profiled and its top functions printed, per thread.
+ * Each measurement runs in a child process so that its memory is its own.
  *
  * Rates are given per CPU second (user + system, from process.cpuUsage) and per wall second: other work on the
  * machine stretches wall time, CPU time much less. Histories are generated lazily by the model lock service
@@ -10,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -21,7 +24,12 @@ import { createChecker } from './index.ts';
 import { simulate, type SimulationOptions, type Step } from './simulate.ts';
 
 const DEFAULT_SIZES = [1e5, 1e6, 1e7];
-const DEFAULT_READER_OPERATIONS = 1e6;
+const DEFAULT_READER_OPERATIONS = [1e6];
+const FROM_DISK_OPERATIONS = [1e6, 1e7];
+/** What `npm run check` should reach: a stored run checked at this rate, in this much memory. */
+const GOAL_OPS_PER_WALL_SECOND = 500_000;
+const GOAL_PEAK_RSS_MiB = 1024;
+const PROFILE_TOP_FUNCTIONS = 12;
 const BATCH_LINES = 16_384;
 const CLIENTS = 256;
 const LOCKS = 1024;
@@ -44,8 +52,9 @@ interface Measurement {
   lines: number;
   /** Wall-clock seconds in what is measured. */
   seconds: number;
-  /** CPU seconds (user + system) in what is measured. */
+  /** CPU seconds (user + system, every thread) in what is measured. */
   cpuSeconds: number;
+  /** The kernel's peak resident set of the child process. */
   peakRssMiB: number;
   /** Peak of the JavaScript heap plus typed arrays (the checker keeps its fenced writes in typed arrays). */
   peakMemoryMiB: number;
@@ -57,7 +66,11 @@ interface Measurement {
 type Gc = (options?: { type: 'minor' | 'major' }) => void;
 const gc = (globalThis as { gc?: Gc }).gc;
 
-/** Heap and typed arrays in use, in bytes. */
+function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Heap and typed arrays in use (of the calling thread: the reader's worker has its own), in bytes. */
 function memoryInUse(): number {
   const memory = process.memoryUsage();
   return memory.heapUsed + memory.arrayBuffers;
@@ -108,7 +121,6 @@ function measureChecker(operations: number): Measurement {
   const batch: HistoryLine[] = [];
   const cost = { seconds: 0, cpuSeconds: 0 };
   let lines = 0;
-  let peakRss = 0;
   let peakMemory = 0;
   for (let done = false; !done; ) {
     batch.length = 0;
@@ -128,7 +140,6 @@ function measureChecker(operations: number): Measurement {
       for (const line of batch) checker.add(line);
     });
     lines += batch.length;
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     peakMemory = Math.max(peakMemory, memoryInUse());
   }
   batch.length = 0;
@@ -138,7 +149,7 @@ function measureChecker(operations: number): Measurement {
   timed(cost, () => {
     valid = checker.finish().valid;
   });
-  return { operations: history.count(), lines, ...cost, peakRssMiB: peakRss / MiB, peakMemoryMiB: peakMemory / MiB, retainedMiB: retained / MiB, valid };
+  return { operations: history.count(), lines, ...cost, peakRssMiB: peakRssMiB(), peakMemoryMiB: peakMemory / MiB, retainedMiB: retained / MiB, valid };
 }
 
 /** Writes a generated history of about `operations` operations to `path`, as the runner would. */
@@ -168,10 +179,8 @@ async function measureReader(path: string, operations: number, withChecker: bool
   const cost = { seconds: 0, cpuSeconds: 0 };
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
-  let peakRss = 0;
   let peakMemory = 0;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     peakMemory = Math.max(peakMemory, memoryInUse());
   }, 50);
   await readHistory(path, sink);
@@ -182,30 +191,32 @@ async function measureReader(path: string, operations: number, withChecker: bool
   const used = process.cpuUsage(cpu);
   cost.cpuSeconds = (used.user + used.system) / 1e6;
   gc?.();
-  return { operations, lines, ...cost, peakRssMiB: peakRss / MiB, peakMemoryMiB: peakMemory / MiB, retainedMiB: memoryInUse() / MiB, valid: results?.valid ?? null };
+  return { operations, lines, ...cost, peakRssMiB: peakRssMiB(), peakMemoryMiB: peakMemory / MiB, retainedMiB: memoryInUse() / MiB, valid: results?.valid ?? null };
 }
 
 interface Arguments {
   sizes: number[];
-  readerOperations: number;
+  readerOperations: number[];
 }
 
 function parseArguments(args: string[]): Arguments {
   const bad = (): never => {
-    console.error('bench checker: usage: npm run bench -- checker [1e5,1e6,...] [--reader <operations, 0 to skip>]');
+    console.error('bench checker: usage: npm run bench -- checker [1e5,1e6,...] [--reader <operations,... ; 0 to skip>]  |  npm run bench -- checker from-disk');
     process.exit(254);
   };
+  const list = (text: string): number[] => text.split(',').map(Number);
+  if (args.length === 1 && args[0] === 'from-disk') return { sizes: [], readerOperations: FROM_DISK_OPERATIONS };
   const readerAt = args.indexOf('--reader');
-  const readerOperations = readerAt === -1 ? DEFAULT_READER_OPERATIONS : Number(args[readerAt + 1] ?? Number.NaN);
+  const readerOperations = readerAt === -1 ? DEFAULT_READER_OPERATIONS : list(args[readerAt + 1] ?? 'none').filter((size) => size !== 0);
   const rest = readerAt === -1 ? args : [...args.slice(0, readerAt), ...args.slice(readerAt + 2)];
-  const sizes = rest.length === 0 ? DEFAULT_SIZES : rest.join(',').split(',').map(Number);
-  if (sizes.some((size) => !Number.isFinite(size) || size < 1) || !Number.isFinite(readerOperations) || readerOperations < 0) bad();
+  const sizes = rest.length === 0 ? DEFAULT_SIZES : list(rest.join(','));
+  if ([...sizes, ...readerOperations].some((size) => !Number.isFinite(size) || size < 1)) bad();
   return { sizes, readerOperations };
 }
 
-/** Runs one measurement in a child process (its own memory) and prints its row. */
-function runChild(label: string, childArgs: string[]): void {
-  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), ...childArgs], {
+/** Runs one measurement in a child process (its own memory), prints its row and returns it. */
+function runChild(label: string, childArgs: string[], nodeArgs: string[] = []): Measurement {
+  const child = spawnSync(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url), ...childArgs], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
@@ -217,6 +228,55 @@ function runChild(label: string, childArgs: string[]): void {
   const rate = (seconds: number): string => Math.round(m.operations / seconds).toLocaleString('en');
   console.log(row([label, String(m.operations), String(m.lines), m.cpuSeconds.toFixed(2), rate(m.cpuSeconds), m.seconds.toFixed(2), rate(m.seconds),
     m.peakRssMiB.toFixed(0), m.peakMemoryMiB.toFixed(0), m.retainedMiB.toFixed(0), String(m.valid ?? '')]));
+  return m;
+}
+
+/** Holds a reader + checker row against the goals; a missed goal gets the profile of the same run. */
+function judgeAgainstGoals(m: Measurement, path: string): void {
+  const rate = m.operations / m.seconds;
+  const fast = rate >= GOAL_OPS_PER_WALL_SECOND;
+  const small = m.peakRssMiB <= GOAL_PEAK_RSS_MiB;
+  const verdict = (met: boolean): string => (met ? 'met' : 'NOT MET');
+  console.log(`  goal at ${m.operations} ops: ${Math.round(rate).toLocaleString('en')} ops/wall s against ${GOAL_OPS_PER_WALL_SECOND.toLocaleString('en')}: ${verdict(fast)}; ` +
+    `peak RSS ${m.peakRssMiB.toFixed(0)} MiB against ${GOAL_PEAK_RSS_MiB} MiB: ${verdict(small)}`);
+  if (fast && small) return;
+  const directory = mkdtempSync(join(tmpdir(), 'checker-profile-'));
+  try {
+    runChild('  (profiled)', ['--check', path, String(m.operations)], ['--cpu-prof', `--cpu-prof-dir=${directory}`]);
+    for (const file of readdirSync(directory).sort()) printTopFunctions(join(directory, file));
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Self time per function of one thread's profile. node --cpu-prof writes one per thread: the main thread's
+ * (thread 0), the reader's, and tsx's module loader threads, idle once the code is loaded (left out).
+ */
+function printTopFunctions(file: string): void {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const nameOf = new Map(profile.nodes.map((node) => [node.id, `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.split('/').at(-1)?.split('?')[0] ?? ''}`.trim()]));
+  const selfUs = new Map<string, number>();
+  let totalUs = 0;
+  profile.samples.forEach((id, i) => {
+    const name = nameOf.get(id) ?? '?';
+    const us = profile.timeDeltas[i] ?? 0;
+    selfUs.set(name, (selfUs.get(name) ?? 0) + us);
+    totalUs += us;
+  });
+  const main = /\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] === '0';
+  const reader = [...selfUs.keys()].some((name) => name.startsWith('parseHistoryLine '));
+  if (!main && !reader) return;
+  console.log(`  profile, ${main ? 'main thread' : 'reader thread'}: ${(totalUs / 1e6).toFixed(2)} s sampled; self time of the top functions`);
+  for (const [name, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP_FUNCTIONS)) {
+    console.log(`    ${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${(us / 1e3).toFixed(0).padStart(7)} ms  ${name}`);
+  }
 }
 
 const WIDTHS = [-17, -9, -9, 6, 10, 6, 10, 9, 12, 9, 8];
@@ -232,15 +292,16 @@ export async function run(args: string[]): Promise<void> {
   console.log('memory in MiB; heap+ta: JavaScript heap plus typed arrays; retained: the same after a full collection at the end');
   console.log(row(['', 'ops', 'lines', 'cpu s', 'ops/cpu s', 'wall s', 'ops/wall s', 'peak RSS', 'peak heap+ta', 'retained', 'verdict']));
   for (const size of sizes) runChild('checker', ['--measure', String(size)]);
-  if (readerOperations === 0) return;
-  const directory = mkdtempSync(join(tmpdir(), 'checker-bench-'));
-  try {
-    const path = join(directory, 'history.jsonl');
-    const { operations } = await writeHistory(path, readerOperations);
-    runChild('reader alone', ['--read', path, String(operations)]);
-    runChild('reader + checker', ['--check', path, String(operations)]);
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
+  for (const size of readerOperations) {
+    const directory = mkdtempSync(join(tmpdir(), 'checker-bench-'));
+    try {
+      const path = join(directory, 'history.jsonl');
+      const { operations } = await writeHistory(path, size);
+      runChild('reader alone', ['--read', path, String(operations)]);
+      judgeAgainstGoals(runChild('reader + checker', ['--check', path, String(operations)]), path);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { check, createChecker, type Results } from './index.ts';
+import { CHECKS } from './registry.ts';
 import { child, DEFAULT_CONFIG, sessionOf, TestHistory } from './test-history.ts';
 
 const MS = 1e6;
@@ -432,3 +433,17 @@ describe('stats', () => {
   });
 });
 
+
+describe('composition', () => {
+  it('gives each registered check its entry in results, in registry order, and the worst of them as the verdict', () => {
+    const h = new TestHistory();
+    h.acquire('c1', 'L1', 0, 100, 'ok');
+    h.acquire('c2', 'L1', 200, 300, 'ok');
+    const results = check(h.end(500).lines());
+    expect(Object.keys(results.checkers)).toEqual(CHECKS.map((registered) => registered.name));
+    expect(Object.keys(results.checkers)).toEqual(['mutex', 'leaks', 'liveness', 'fencing']);
+    expect(results.checkers.mutex.valid).toBe(false);
+    expect(results.checkers.leaks.valid).toBe('unknown');
+    expect(results.valid).toBe(false);
+  });
+});

@@ -1,24 +1,20 @@
 /**
- * The checker: pure functions from a history (src/history.ts) to a verdict (checker/types.ts, documented in
+ * The checker: pure functions from a history (ground/history.ts) to a verdict (checker/types.ts, documented in
  * docs/results-format.md). One pass, streaming: `check(lines)` for a history in hand, `createChecker()` to feed
- * lines one by one while reading a file. Four checks, each `{ valid, anomalies }`, plus stats; the verdict is
- * the worst of the four (false beats "unknown" beats true).
+ * lines one by one while reading a file. It composes the registered checks (registry.ts), each `{ valid,
+ * anomalies }` under its name, plus stats; the verdict is the worst of them (false beats "unknown" beats true).
  */
 import { HISTORY_VERSION, type HeaderLine, type HistoryLine } from '../ground/history.ts';
+import type { CheckEnd, CheckOptions, RunningCheck } from './check.ts';
 import { FaultContext } from './context.ts';
-import { FencingCheck } from './fencing.ts';
-import { LeaksCheck } from './leaks.ts';
-import { LivenessCheck } from './liveness.ts';
-import { MutexCheck } from './mutex.ts';
+import { CHECKS } from './registry.ts';
 import { StatsCollector } from './stats.ts';
 import { Tracker } from './tracker.ts';
 import {
   RESULTS_VERSION,
-  type Anomaly,
+  type AnomalyBase,
   type CheckResult,
   type HistoryInfo,
-  type LivenessResult,
-  type Nanos,
   type Results,
   type RunInfo,
   type UnreadableLine,
@@ -26,19 +22,7 @@ import {
 } from './types.ts';
 
 export * from './types.ts';
-
-export interface CheckOptions {
-  /** How long a blocking acquire may wait while its lock is free. Default: 2 × sessionTimeoutMs + holdMs of the header config, else 10 s. */
-  livenessBoundNs?: Nanos;
-  /** How far before and after an anomaly nemesis and proxy lines are quoted. Default: the session timeout, else 1 s. */
-  contextMarginNs?: Nanos;
-  /** At most this many context events per anomaly. Default 40. */
-  maxEventsPerAnomaly?: number;
-  /** In a snapshot, a client that finished an operation on a lock this recently still accounts for its node. Default 1 s. */
-  snapshotGraceNs?: Nanos;
-  /** Width of a throughput bucket. Default 1 s. */
-  throughputBucketNs?: Nanos;
-}
+export type { CheckOptions } from './check.ts';
 
 export interface StreamingChecker {
   /** Lines in history order; `lineNumber` (1-based, in the file) makes problems easy to find. */
@@ -65,17 +49,19 @@ export function createChecker(options: CheckOptions = {}): StreamingChecker {
   return new Checker(options);
 }
 
+type Running = RunningCheck<CheckResult<AnomalyBase>>;
+
 /** The checks, built once the header (or its absence) says how the run was configured. */
 interface Parts {
   run: RunInfo;
   tracker: Tracker;
   context: FaultContext;
-  mutex: MutexCheck;
-  leaks: LeaksCheck;
-  liveness: LivenessCheck;
-  livenessBoundSource: LivenessResult['boundSource'];
-  fencing: FencingCheck;
   stats: StatsCollector;
+  /** In registry order. */
+  checks: Array<{ name: string; running: Running }>;
+  /** Those that hear snapshot lines, and resource lines. */
+  snapshotChecks: Array<Running & Pick<Required<Running>, 'snapshot'>>;
+  resourceChecks: Array<Running & Pick<Required<Running>, 'resource'>>;
 }
 
 class Checker implements StreamingChecker {
@@ -107,16 +93,12 @@ class Checker implements StreamingChecker {
         if (problem !== null) this.unreadable({ line: lineNumber, reason: problem });
         return;
       }
-      case 'resource': {
-        const op = parts.tracker.fencedWriteOf(line);
-        parts.fencing.write(line, op, op !== null && parts.tracker.isPending(op.id));
+      case 'resource':
+        for (const running of parts.resourceChecks) running.resource(line);
         return;
-      }
       case 'snapshot':
         if (line.final) this.finalSnapshot = true;
-        parts.leaks.snapshot(line);
-        parts.liveness.snapshot(line);
-        parts.fencing.snapshot(line);
+        for (const running of parts.snapshotChecks) running.snapshot(line);
         return;
       case 'nemesis':
         parts.context.addNemesis(line);
@@ -141,46 +123,19 @@ class Checker implements StreamingChecker {
 
   finish(): Results {
     const parts = (this.parts ??= this.build());
-    const endTime = parts.tracker.lastTime;
-    const historyDoubt = this.historyDoubt();
-    const withoutFinal = this.finalSnapshot ? [] : ['the history has no final snapshot'];
-
-    const doubleHolders = parts.mutex.anomalies(endTime);
-    const leaked = parts.leaks.anomalies();
-    const stuck = parts.liveness.anomalies(endTime);
-    const fencingAnomalies = parts.fencing.anomalies();
-    for (const anomaly of [...doubleHolders, ...leaked, ...stuck, ...fencingAnomalies] as Anomaly[]) anomaly.events = parts.context.around(anomaly.span);
-
-    const fencedCounterFenced = parts.run.workload === 'fenced-counter' && parts.run.fencing === true;
-    const lastingLeaks = leaked.filter((leak) => leak.seen.final).length;
-    const fencingNeedsFinal = parts.fencing.fencedWrites > 0 ? withoutFinal : [];
-
-    const checkers: Results['checkers'] = {
-      mutex: {
-        ...judge(doubleHolders, fencedCounterFenced ? 0 : doubleHolders.length, historyDoubt,
-          fencedCounterFenced ? 'fenced-counter with fencing on: double holders are expected when a holder outlives its session; the fencing check decides whether the resource stayed safe' : undefined),
-        windows: parts.mutex.windows,
-      },
-      leaks: {
-        ...judge(leaked, lastingLeaks, [...historyDoubt, ...withoutFinal],
-          leaked.length > lastingLeaks && this.finalSnapshot ? `${leaked.length - lastingLeaks} node(s) orphaned in mid-run snapshots were gone by the final one` : undefined),
-        snapshots: parts.leaks.snapshots,
-      },
-      liveness: {
-        ...judge(stuck, stuck.length, [...historyDoubt, ...withoutFinal]),
-        boundNs: parts.liveness.boundNs,
-        boundSource: parts.livenessBoundSource,
-      },
-      fencing: {
-        ...judge(fencingAnomalies, fencingAnomalies.length, [...historyDoubt, ...fencingNeedsFinal]),
-        resources: parts.fencing.summaries(),
-      },
-    };
+    const end: CheckEnd = { endTime: parts.tracker.lastTime, historyDoubts: this.historyDoubts(), finalSnapshot: this.finalSnapshot };
+    const checkers: Record<string, CheckResult<AnomalyBase>> = {};
+    for (const { name, running } of parts.checks) {
+      const result = running.result(end);
+      for (const anomaly of result.anomalies) anomaly.events = parts.context.around(anomaly.span);
+      checkers[name] = result;
+    }
     return {
       version: RESULTS_VERSION,
       valid: worst(Object.values(checkers).map((result) => result.valid)),
-      checkers,
-      stats: parts.stats.finish(endTime, parts.context.faultWindows()),
+      // Each registered check's result under its name: the shape registry.ts gives Results['checkers'].
+      checkers: checkers as unknown as Results['checkers'],
+      stats: parts.stats.finish(end.endTime, parts.context.faultWindows()),
       run: parts.run,
       history: {
         version: this.header?.version ?? null,
@@ -194,7 +149,7 @@ class Checker implements StreamingChecker {
   }
 
   /** Reasons that put every check in doubt: lines missing or unreadable, or no header to say what the run was. */
-  private historyDoubt(): string[] {
+  private historyDoubts(): string[] {
     const reasons: string[] = [];
     if (this.unreadableCount > 0) reasons.push(`${this.unreadableCount} line(s) of the history could not be used (first: line ${this.unreadableLines[0]!.line}, ${this.unreadableLines[0]!.reason})`);
     if (this.header === null) reasons.push('the history has no header, so the run configuration is unknown');
@@ -203,53 +158,26 @@ class Checker implements StreamingChecker {
 
   private build(): Parts {
     const run = runInfo(this.header);
-    const sessionTimeoutNs = run.sessionTimeoutMs === null ? null : run.sessionTimeoutMs * MS_NS;
-    const configBound = sessionTimeoutNs === null ? null : 2 * sessionTimeoutNs + (run.holdMs ?? 0) * MS_NS;
-    const boundNs = this.options.livenessBoundNs ?? configBound ?? 10 * SECOND_NS;
-    // The checks need the tracker and the tracker tells the checks: its listener calls them once they exist.
-    const tracker = new Tracker({
-      opInvoked(op) {
-        parts.stats.opInvoked(op);
-        parts.liveness.opInvoked(op);
-        parts.fencing.opInvoked(op);
-      },
-      opCompleted(op) {
-        parts.stats.opCompleted(op);
-        parts.liveness.opCompleted(op);
-        parts.fencing.opCompleted(op);
-      },
-      windowOpened(window, lock) {
-        parts.mutex.windowOpened(window, lock);
-        parts.liveness.windowOpened(window, lock);
-      },
-      windowClosed(window, lock) {
-        parts.liveness.windowClosed(window, lock);
-      },
+    const tracker = new Tracker();
+    const stats = new StatsCollector(this.options.throughputBucketNs ?? SECOND_NS);
+    tracker.listen(stats);
+    const checks = CHECKS.map((check) => {
+      const running: Running = check.create({ run, tracker, options: this.options });
+      tracker.listen(running);
+      return { name: check.name, running };
     });
-    const parts: Parts = {
+    const runnings = checks.map(({ running }) => running);
+    const sessionTimeoutNs = run.sessionTimeoutMs === null ? null : run.sessionTimeoutMs * MS_NS;
+    return {
       run,
       tracker,
       context: new FaultContext(this.options.contextMarginNs ?? sessionTimeoutNs ?? SECOND_NS, this.options.maxEventsPerAnomaly ?? 40),
-      mutex: new MutexCheck(),
-      leaks: new LeaksCheck(tracker, this.options.snapshotGraceNs ?? SECOND_NS),
-      liveness: new LivenessCheck(tracker, boundNs),
-      livenessBoundSource: this.options.livenessBoundNs !== undefined ? 'option' : configBound !== null ? 'config' : 'default',
-      fencing: new FencingCheck(),
-      stats: new StatsCollector(this.options.throughputBucketNs ?? SECOND_NS),
+      stats,
+      checks,
+      snapshotChecks: runnings.filter((running): running is Running & Pick<Required<Running>, 'snapshot'> => running.snapshot !== undefined),
+      resourceChecks: runnings.filter((running): running is Running & Pick<Required<Running>, 'resource'> => running.resource !== undefined),
     };
-    return parts;
   }
-}
-
-/** Jepsen's rule for one check: counted anomalies make it false; otherwise any doubt makes it unknown. */
-function judge<A extends Anomaly>(anomalies: A[], counted: number, doubts: string[], tolerated?: string): CheckResult<A> {
-  const valid: Validity = counted > 0 ? false : doubts.length > 0 ? 'unknown' : true;
-  return {
-    valid,
-    anomalies,
-    ...(doubts.length > 0 ? { reason: doubts.join('; ') } : {}),
-    ...(tolerated !== undefined && anomalies.length > 0 ? { tolerated } : {}),
-  };
 }
 
 /** false beats "unknown" beats true. */

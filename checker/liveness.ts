@@ -10,10 +10,24 @@
  * (`reader-waited-without-writer`), the same way. A reader behind a writer that waits is left to that writer.
  */
 import type { LockChild, SnapshotLine } from '../ground/history.ts';
+import { doubtsWithFinal, judge, type Check, type CheckContext, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
-import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker, type TrackerListener } from './tracker.ts';
-import type { HoldWindow, Interval, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
+import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker } from './tracker.ts';
+import type { HoldWindow, Interval, LivenessResult, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
+
+const SECOND_NS = 1e9;
+const MS_NS = 1e6;
+
+export const livenessCheck: Check<'liveness', LivenessResult> = {
+  name: 'liveness',
+  create: ({ run, tracker, options }: CheckContext) => {
+    // Long enough for an orphan's session to expire and a holder to finish.
+    const configBound = run.sessionTimeoutMs === null ? null : 2 * run.sessionTimeoutMs * MS_NS + (run.holdMs ?? 0) * MS_NS;
+    if (options.livenessBoundNs !== undefined) return new LivenessCheck(tracker, options.livenessBoundNs, 'option');
+    return configBound === null ? new LivenessCheck(tracker, 10 * SECOND_NS, 'default') : new LivenessCheck(tracker, configBound, 'config');
+  },
+};
 
 interface LockState {
   lock: TrackedLock;
@@ -27,7 +41,7 @@ interface LockState {
 
 type WaitCause = 'waited-while-free' | 'reader-waited-without-writer';
 
-export class LivenessCheck implements Partial<TrackerListener> {
+class LivenessCheck implements RunningCheck<LivenessResult> {
   /** By the tracker's lock index. */
   private readonly states: LockState[] = [];
   /** The same, in the order they were first needed (a blocking acquire, a window): the end-of-run judgement goes through them in that order. */
@@ -40,7 +54,8 @@ export class LivenessCheck implements Partial<TrackerListener> {
 
   constructor(
     private readonly tracker: Tracker,
-    readonly boundNs: Nanos,
+    private readonly boundNs: Nanos,
+    private readonly boundSource: LivenessResult['boundSource'],
   ) {}
 
   opInvoked(op: TrackedOp): void {
@@ -104,8 +119,13 @@ export class LivenessCheck implements Partial<TrackerListener> {
     }
   }
 
+  result(end: CheckEnd): LivenessResult {
+    const anomalies = this.anomalies(end.endTime);
+    return { ...judge(anomalies, anomalies.length, doubtsWithFinal(end)), boundNs: this.boundNs, boundSource: this.boundSource };
+  }
+
   /** Waiters still pending at the end wait through the free (or writerless) stretch in course, if any. */
-  anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
+  private anomalies(endTime: Nanos): StuckAcquireAnomaly[] {
     const waiters = this.waitersByLock(waitsForFreeLock);
     const readers = this.waitersByLock(waitsForWriters);
     for (const state of this.statesInOrder) {

@@ -5,13 +5,28 @@
  * Read/write locks: readers share, so two read windows never conflict, and a client's own windows never do (a
  * downgrade holds both sides for a moment); a write window conflicts with any other client's window.
  */
+import { judge, type Check, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, duration, holder } from './describe.ts';
-import type { TrackedLock, TrackerListener } from './tracker.ts';
-import type { DoubleHolderAnomaly, HoldWindow, Nanos } from './types.ts';
+import type { TrackedLock } from './tracker.ts';
+import type { DoubleHolderAnomaly, HoldWindow, MutexResult, Nanos } from './types.ts';
 
-export class MutexCheck implements Partial<TrackerListener> {
-  windows = 0;
+/**
+ * In fenced-counter with fencing on, double holders are expected whenever a holder outlives its session: they
+ * are listed but do not count, and the fencing check decides whether the resource stayed safe.
+ */
+const TOLERATED_UNDER_FENCING =
+  'fenced-counter with fencing on: double holders are expected when a holder outlives its session; the fencing check decides whether the resource stayed safe';
+
+export const mutexCheck: Check<'mutex', MutexResult> = {
+  name: 'mutex',
+  create: ({ run }) => new MutexCheck(run.workload === 'fenced-counter' && run.fencing === true),
+};
+
+class MutexCheck implements RunningCheck<MutexResult> {
+  private windows = 0;
   private readonly overlapping: Array<[earlier: HoldWindow, later: HoldWindow]> = [];
+
+  constructor(private readonly fenced: boolean) {}
 
   windowOpened(window: HoldWindow, lock: TrackedLock): void {
     this.windows++;
@@ -22,9 +37,11 @@ export class MutexCheck implements Partial<TrackerListener> {
     }
   }
 
-  /** Windows still open at the end stay open to `endTime`. */
-  anomalies(endTime: Nanos): DoubleHolderAnomaly[] {
-    return this.overlapping.map(([earlier, later]) => doubleHolder(earlier, later, endTime));
+  /** Windows still open at the end stay open to the end of the history. */
+  result(end: CheckEnd): MutexResult {
+    const anomalies = this.overlapping.map(([earlier, later]) => doubleHolder(earlier, later, end.endTime));
+    const judged = this.fenced ? judge(anomalies, 0, end.historyDoubts, TOLERATED_UNDER_FENCING) : judge(anomalies, anomalies.length, end.historyDoubts);
+    return { ...judged, windows: this.windows };
   }
 }
 

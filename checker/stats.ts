@@ -12,15 +12,8 @@ type Counts = Record<Outcome | 'pending', number>;
 /** Throughput keeps at most this many buckets, however long the run. */
 const MAX_BUCKETS = 10_000;
 
-let webAssemblyReady = false;
-
-/** The WebAssembly histograms record about 7× faster than the JavaScript ones; they must be destroyed. */
 function newHistogram(): hdr.Histogram {
-  if (!webAssemblyReady) {
-    hdr.initWebAssemblySync();
-    webAssemblyReady = true;
-  }
-  return hdr.build({ useWebAssembly: true, numberOfSignificantValueDigits: 3 });
+  return hdr.build({ numberOfSignificantValueDigits: 3 });
 }
 
 /** What is kept per function: its counts, and its latency histogram once an operation completed. */
@@ -67,7 +60,7 @@ export class StatsCollector implements Partial<TrackerListener> {
     }
   }
 
-  /** Frees the histograms: call once. */
+  /** Once. */
   finish(durationNs: Nanos, faults: FaultWindow[]): Stats {
     const buckets = Math.max(this.throughput.ok.length, this.throughput.fail.length, this.throughput.info.length);
     const padded = (values: number[]): number[] => [...values, ...new Array<number>(buckets - values.length).fill(0)];
@@ -76,7 +69,6 @@ export class StatsCollector implements Partial<TrackerListener> {
     const latency: Stats['latency'] = {};
     for (const [f, histogram] of this.latencyInOrder) {
       latency[f] = summarizeLatency(histogram);
-      histogram.destroy();
     }
     return {
       counts,

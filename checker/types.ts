@@ -5,6 +5,7 @@
  * (ground/history.ts), so a report can put anomalies, hold windows and faults on one timeline.
  */
 import type { AcquireMode, LockAccess, LockChild, NemesisLine, OpFunction, Outcome, ProxyLine, UnreadableLine } from '../ground/history.ts';
+import type { CheckerResults } from './registry.ts';
 export type { UnreadableLine } from '../ground/history.ts';
 
 export const RESULTS_VERSION = 1;
@@ -83,7 +84,10 @@ export interface ResourceWrite {
   op: number | null;
 }
 
-interface AnomalyBase {
+/** What every anomaly has, whatever check found it. */
+export interface AnomalyBase {
+  /** Its kind, e.g. "double-holder": unique across the checks. */
+  type: string;
   /** One or two sentences a person can read without the rest of the file. */
   explanation: string;
   /** Where the anomaly sits on the timeline. */
@@ -172,11 +176,12 @@ export interface LostUpdateAnomaly extends AnomalyBase {
   finalValue: number | null;
 }
 
-export type Anomaly = DoubleHolderAnomaly | LeakedNodeAnomaly | StuckAcquireAnomaly | StaleWriteAnomaly | LostUpdateAnomaly;
+/** Every anomaly any registered check can report. */
+export type Anomaly = CheckerResults[keyof CheckerResults]['anomalies'][number];
 export type AnomalyType = Anomaly['type'];
 
 /** One check's answer, Jepsen-style. */
-export interface CheckResult<A extends Anomaly> {
+export interface CheckResult<A extends AnomalyBase> {
   valid: Validity;
   anomalies: A[];
   /** Why the answer is "unknown" (or, with valid true, what the check could not look at). */
@@ -277,12 +282,8 @@ export interface Results {
   version: typeof RESULTS_VERSION;
   /** Worst of the checkers: false beats "unknown" beats true. */
   valid: Validity;
-  checkers: {
-    mutex: MutexResult;
-    leaks: LeaksResult;
-    liveness: LivenessResult;
-    fencing: FencingResult;
-  };
+  /** One result per registered check (registry.ts), under its name: mutex, leaks, liveness, fencing. */
+  checkers: CheckerResults;
   stats: Stats;
   run: RunInfo;
   history: HistoryInfo;
