@@ -1,15 +1,17 @@
 /**
  * The checker: pure functions from a history (src/history.ts) to a verdict (checker/types.ts, documented in
  * docs/results-format.md). One pass, streaming: `check(lines)` for a history in hand, `createChecker()` to feed
- * lines one by one while reading a file. Four checks, each `{ valid, anomalies }`, plus stats; the verdict is
- * the worst of the four (false beats "unknown" beats true).
+ * lines one by one while reading a file. Six checks, each `{ valid, anomalies }`, plus stats; the verdict is
+ * the worst of them (false beats "unknown" beats true).
  */
 import { HISTORY_VERSION, type HeaderLine, type HistoryLine } from '../ground/history.ts';
 import { FaultContext } from './context.ts';
 import { FencingCheck } from './fencing.ts';
+import { LeaderCheck } from './leader.ts';
 import { LeaksCheck } from './leaks.ts';
 import { LivenessCheck } from './liveness.ts';
 import { MutexCheck } from './mutex.ts';
+import { SemaphoreCheck } from './semaphore.ts';
 import { StatsCollector } from './stats.ts';
 import { Tracker } from './tracker.ts';
 import {
@@ -75,6 +77,8 @@ interface Parts {
   liveness: LivenessCheck;
   livenessBoundSource: LivenessResult['boundSource'];
   fencing: FencingCheck;
+  leader: LeaderCheck;
+  semaphore: SemaphoreCheck;
   stats: StatsCollector;
 }
 
@@ -103,6 +107,8 @@ class Checker implements StreamingChecker {
     parts.tracker.observeTime(line.time);
     switch (line.kind) {
       case 'op': {
+        parts.semaphore.op(line);
+        parts.leader.op(line);
         const problem = parts.tracker.op(line);
         if (problem !== null) this.unreadable({ line: lineNumber, reason: problem });
         return;
@@ -115,11 +121,13 @@ class Checker implements StreamingChecker {
       case 'snapshot':
         if (line.final) this.finalSnapshot = true;
         parts.leaks.snapshot(line);
-        parts.liveness.snapshot(line);
+        parts.liveness.snapshot(parts.semaphore.withoutSemaphores(line));
         parts.fencing.snapshot(line);
+        parts.leader.snapshot(line);
         return;
       case 'nemesis':
         parts.context.addNemesis(line);
+        parts.leader.nemesis(line);
         return;
       case 'proxy':
         parts.context.addProxy(line);
@@ -127,6 +135,7 @@ class Checker implements StreamingChecker {
         return;
       case 'worker':
         parts.tracker.worker(line);
+        parts.leader.worker(line);
         return;
       case 'end':
         this.end = line.reason;
@@ -149,9 +158,14 @@ class Checker implements StreamingChecker {
     const leaked = parts.leaks.anomalies();
     const stuck = parts.liveness.anomalies(endTime);
     const fencingAnomalies = parts.fencing.anomalies();
-    for (const anomaly of [...doubleHolders, ...leaked, ...stuck, ...fencingAnomalies] as Anomaly[]) anomaly.events = parts.context.around(anomaly.span);
+    const leaderAnomalies = parts.leader.anomalies(endTime);
+    const overPermits = parts.semaphore.anomalies(endTime);
+    for (const anomaly of [...doubleHolders, ...leaked, ...stuck, ...fencingAnomalies, ...leaderAnomalies, ...overPermits] as Anomaly[]) anomaly.events = parts.context.around(anomaly.span);
 
     const fencedCounterFenced = parts.run.workload === 'fenced-counter' && parts.run.fencing === true;
+    // Leaders write the fenced resource as fenced-counter's holders do: with fencing on, the resource decides.
+    const leadersFenced = parts.run.workload === 'leader' && parts.run.fencing === true;
+    const countedLeaderAnomalies = leaderAnomalies.filter((anomaly) => anomaly.type === 'no-leader' || !leadersFenced).length;
     const lastingLeaks = leaked.filter((leak) => leak.seen.final).length;
     const fencingNeedsFinal = parts.fencing.fencedWrites > 0 ? withoutFinal : [];
 
@@ -174,6 +188,18 @@ class Checker implements StreamingChecker {
       fencing: {
         ...judge(fencingAnomalies, fencingAnomalies.length, [...historyDoubt, ...fencingNeedsFinal]),
         resources: parts.fencing.summaries(),
+      },
+      leader: {
+        ...judge(leaderAnomalies, countedLeaderAnomalies, historyDoubt,
+          leadersFenced ? 'leader with fencing on: double leaders are expected when a leader outlives its session; the fencing check decides whether the resource stayed safe' : undefined),
+        windows: parts.leader.windows,
+        elections: parts.leader.electionCount,
+        boundNs: parts.leader.boundNs,
+      },
+      semaphore: {
+        ...judge(overPermits, overPermits.length, historyDoubt),
+        windows: parts.semaphore.windows,
+        semaphores: parts.semaphore.semaphores,
       },
     };
     return {
@@ -219,7 +245,9 @@ class Checker implements StreamingChecker {
         parts.fencing.opCompleted(op);
       },
       windowOpened(window, lock) {
-        parts.mutex.windowOpened(window, lock);
+        // A semaphore's windows may overlap up to its permits: the semaphore check judges them, not the mutex.
+        if (parts.semaphore.isSemaphore(lock.name)) parts.semaphore.windowOpened(window, lock);
+        else parts.mutex.windowOpened(window, lock);
         parts.liveness.windowOpened(window, lock);
       },
       windowClosed(window, lock) {
@@ -235,6 +263,8 @@ class Checker implements StreamingChecker {
       liveness: new LivenessCheck(tracker, boundNs),
       livenessBoundSource: this.options.livenessBoundNs !== undefined ? 'option' : configBound !== null ? 'config' : 'default',
       fencing: new FencingCheck(),
+      leader: new LeaderCheck(boundNs, typeof run.config.nodes === 'number' ? run.config.nodes : null),
+      semaphore: new SemaphoreCheck(),
       stats: new StatsCollector(this.options.throughputBucketNs ?? SECOND_NS),
     };
     return parts;

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { ClusterError } from '../cluster/errors.ts';
 import { DEFAULT_ZOOKEEPER_VERSION, ZOOKEEPER_VERSIONS, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { parseConnectString } from '../cluster/external.ts';
-import { BACKENDS, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type NemesisName, type RunConfig } from './config.ts';
+import { BACKENDS, LEADER_RECIPES, NEMESES, SERVER_NEMESES, RECIPE_CHOICES, WORKLOADS, type LeaderRecipe, type NemesisName, type RunConfig } from './config.ts';
 import { EXIT, UserError } from '../ground/errors.ts';
 import { parseRecipes, parseScenarios, parseWorkloads, runCompare } from './compare.ts';
 import type { Scenario } from './compare-summary.ts';
@@ -55,7 +55,9 @@ function runCommand(): Command {
     .option('--acquire-timeout <ms>', 'blocking acquires give up after this long', integer(1, 600_000), 5000)
     .option('--nemesis-interval <s>', 'seconds between faults', integer(1, 3_600), 5)
     .option('--snapshot-interval <s>', 'seconds between mid-run snapshots of every lock directory; 0 for none', integer(0, 3_600), 10)
-    .option('--fencing <on|off>', 'fenced-counter: the resource rejects stale tokens', onOff, true)
+    .option('--fencing <on|off>', 'fenced-counter and leader: the resource rejects stale tokens', onOff, true)
+    .option('--permits <n>', 'semaphore: leases per semaphore', integer(1, 10_000), 2)
+    .addOption(new Option('--leader-recipe <name>', "leader: Curator's LeaderLatch or LeaderSelector (other workers ignore it)").choices([...LEADER_RECIPES]).default('latch'))
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
@@ -69,7 +71,7 @@ function runCommand(): Command {
 interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
-  acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
+  acquireTimeout: number; nemesisInterval: number; snapshotInterval: number; fencing: boolean; permits: number; leaderRecipe: LeaderRecipe; seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion;
   backend: RunConfig['backend']; connect?: string; results: string;
 }
 
@@ -109,6 +111,9 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     nemesisIntervalS: flags.nemesisInterval,
     snapshotIntervalS: flags.snapshotInterval,
     fencing: flags.fencing,
+    // Only where they mean something, so every other run's config and command stay as they were.
+    ...(flags.workload === 'semaphore' ? { permits: flags.permits } : {}),
+    ...(flags.workload === 'leader' ? { leaderRecipe: flags.leaderRecipe } : {}),
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
     nodes: flags.nodes,
     tickTimeMs: flags.tickTime,

@@ -2,7 +2,7 @@
 import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { RECIPE_NAMES, type RecipeName } from '../workloads/recipes.ts';
 
-export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter', 'rwlock'] as const;
+export const WORKLOADS = ['try-lock', 'mutex', 'fenced-counter', 'rwlock', 'semaphore', 'leader'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export const NEMESES = [
@@ -11,6 +11,10 @@ export const NEMESES = [
 export type NemesisName = (typeof NEMESES)[number];
 
 export const BACKENDS = ['local', 'docker', 'external', 'auto'] as const;
+
+/** Curator's two leader recipes, picked by the worker option `leaderRecipe` (workload leader). */
+export const LEADER_RECIPES = ['latch', 'selector'] as const;
+export type LeaderRecipe = (typeof LEADER_RECIPES)[number];
 
 /** Nemeses that act on servers: they need a backend that owns the servers (not external). */
 export const SERVER_NEMESES: readonly NemesisName[] = ['kill', 'pause', 'partition', 'kill-mid-create'];
@@ -35,6 +39,10 @@ export interface RunConfig {
   /** Seconds between mid-run snapshots of the lock directories; 0 for none (the final one is always taken). Absent in runs before it existed. */
   snapshotIntervalS?: number;
   fencing: boolean;
+  /** Workload semaphore: leases per semaphore. Absent in runs before it existed. */
+  permits?: number;
+  /** Workload leader: the worker option `leaderRecipe` (Curator: LeaderLatch or LeaderSelector). Absent: the worker's default. */
+  leaderRecipe?: LeaderRecipe;
   seed: number;
   nodes: number;
   tickTimeMs: number;
@@ -64,6 +72,8 @@ export function reproduceCommand(config: RunConfig): string {
     `--nemesis-interval ${config.nemesisIntervalS}`,
     config.snapshotIntervalS === undefined ? '' : `--snapshot-interval ${config.snapshotIntervalS}`,
     `--fencing ${config.fencing ? 'on' : 'off'}`,
+    config.permits === undefined ? '' : `--permits ${config.permits}`,
+    config.leaderRecipe === undefined ? '' : `--leader-recipe ${config.leaderRecipe}`,
     `--seed ${config.seed}`,
     `--nodes ${config.nodes}`,
     `--tick-time ${config.tickTimeMs}`,
