@@ -14,7 +14,8 @@ log=/tmp/zk-lock-jepsen-setup.log
 dockerd_log=/var/log/zk-lock-jepsen-dockerd.log
 
 # debian-archive-keyring: the version cache (src/debs.ts) checks Debian trixie's and forky's signatures with it.
-packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring)
+# libzookeeper-java: the ZooKeeper client and ZooKeeper's own lock and election recipes (recipe zk-recipes@3.8.0).
+packages=(openjdk-17-jre-headless zookeeper libzookeeper-java python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring)
 
 docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 wants_docker=false
