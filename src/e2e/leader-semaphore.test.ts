@@ -1,7 +1,7 @@
 /**
  * The leader and semaphore workloads end to end, and ZooKeeper's own lock recipe: real runs of the CLI (the local
  * backend, the fault proxy, real workers). Without faults every recipe is valid, or, where a library is wrong
- * without any fault, workloads/recipe-findings.test.ts pins it step by step; a leader frozen past its session
+ * without any fault (ZooKeeper's election), workloads/recipe-findings.test.ts pins it step by step; a leader frozen past its session
  * (pause-holder) shows a double leader with every leader recipe; a correct semaphore never lets more than its
  * permits in, with or without server faults.
  */
@@ -45,7 +45,9 @@ function peakLeases(lines: readonly HistoryLine[]): number {
   return peak;
 }
 
-describe.each(LEADER_RECIPES)('%s (leader recipe %s), leader, no faults', (recipe, leaderRecipe) => {
+// zk-recipes@3.8.0 is left out: its election goes without a leader with no fault at all (a candidate's failed
+// determination), which workloads/recipe-findings.test.ts pins step by step.
+describe.each(LEADER_RECIPES.filter(([recipe]) => recipe !== 'zk-recipes@3.8.0'))('%s (leader recipe %s), leader, no faults', (recipe, leaderRecipe) => {
   const run = useJepsenRun([...SHORT, '--recipe', recipe, '--leader-recipe', leaderRecipe, '--workload', 'leader', '--locks', '2'], RUN_BOUND_MS);
 
   it('elects leaders in turn, each writing the election\'s counter with its token, and is valid', () => {
