@@ -6,6 +6,12 @@
  *   offer withdrawn in between makes the read fail (NoNode), the candidate goes FAILED and stops: it neither leads
  *   nor watches anything, though its offer stays in the queue, at its head once those before it are gone. Nobody
  *   leads until it withdraws: the `leader` workload's `no-leader` on zk-recipes@3.8.0, with no fault.
+ * - WriteLock loses its wakeup when its predecessor goes between the recipe's listing of the queue and its exists()
+ *   watch on it: exists() answers null, the recipe logs "Could not find the stats for less than me" and returns
+ *   without a watch. When the holder releases, the contender never learns it: nobody holds the lock, the contender
+ *   waits for nothing at the head of the queue, and everyone behind it waits too (the `mutex` workload's
+ *   `stuck-acquire` on zk-recipes@3.8.0, with no fault). The race is a round trip wide: the program tries again
+ *   until the servers (4lw `wchp`) show that nobody watches the holder's node.
  * - A contender waiting behind a holder that gives up with unlock(), as the recipe documents ("removes your
  *   request in the queue"), is not out of the queue for good: the watch lock() set on the holder's node outlives
  *   unlock(), and when the holder releases it runs lock() again, which queues a new node and takes the lock for an
@@ -55,6 +61,18 @@ describe('zk-recipes@3.8.0: a LeaderElectionSupport candidate whose predecessor 
     expect(found['candidate elected']).toBe('false');
     expect(found['offers left']).toBe('1');
     expect(found['the candidate\'s offer is the lowest']).toBe('true');
+  });
+});
+
+describe('zk-recipes@3.8.0: a WriteLock contender whose predecessor goes just as it queues', () => {
+  it('sets no watch, and stays at the head of the queue, waiting for nothing, once the holder released', async () => {
+    const found = await facts('WriteLockLostWakeup', '/findings/wakeup');
+    expect(found['holder locks']).toBe('true');
+    expect(Number(found['attempts until the predecessor went inside the window'])).toBeGreaterThan(0);
+    expect(found['the contender watches the holder\'s node']).toBe('false');
+    expect(found['contender acquired after the holder released']).toBe('false');
+    expect(found['nodes left']).toBe('1');
+    expect(found['the contender\'s node is the lowest']).toBe('true');
   });
 });
 

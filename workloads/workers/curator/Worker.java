@@ -707,7 +707,8 @@ public class Worker {
      * whether we own it; otherwise its LockListener says so later. Given up, unlock() deletes our node: when that
      * delete fails, unlock() throws and the node may be left (the answer is then info). Every attempt ends with
      * close(), after unlock(): the watch lock() set on the predecessor outlives unlock(), and when it fires it runs
-     * lock() again, which queues a new node for an attempt nobody waits for any more, unless the WriteLock is closed.
+     * lock() again, which queues a new node for an attempt nobody waits for any more, unless the WriteLock is closed
+     * (see giveUp).
      */
     static Attempt writeLockAttempt(Client client, String path) {
         return waitMs -> {
@@ -737,12 +738,17 @@ public class Worker {
         };
     }
 
-    /** unlock(), then close() whatever unlock() did (it throws when its delete failed). */
+    /**
+     * unlock(), then close() whatever unlock() did (it throws when its delete failed), both under the WriteLock's own
+     * monitor: lock() and unlock() synchronize on it, so a watch firing in between cannot run lock() before close().
+     */
     static void giveUp(WriteLock lock) {
-        try {
-            lock.unlock();
-        } finally {
-            lock.close();
+        synchronized (lock) {
+            try {
+                lock.unlock();
+            } finally {
+                lock.close();
+            }
         }
     }
 
