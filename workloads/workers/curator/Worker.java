@@ -326,6 +326,8 @@ public class Worker {
         private boolean announced, leading, resigned;
         volatile Long token;
         volatile String session;
+        /** The candidate node while leading. */
+        private String node;
 
         Candidacy(Client client, String election, String path, String participantId) {
             this.client = client;
@@ -356,8 +358,6 @@ public class Worker {
             this.node = node;
             if (announced) sendLeadership(true);
         }
-
-        private String node;
 
         /** The driver says we no longer lead. */
         synchronized void deposed() {
