@@ -1,7 +1,7 @@
 /**
  * What ZooKeeper's own recipes (zk-recipes@3.8.0: Debian bookworm's zookeeper-recipes-election and -lock) do
- * without any fault, pinned step by step against a real ensemble (the programs in workloads/findings/ drive the
- * recipes themselves, on the recipe's own classpath):
+ * without any fault, pinned step by step against a real ensemble (workloads/findings/RecipeFindings.java drives the
+ * recipes themselves, on the recipe's own classpath: workloads/findings/RecipeFindings.java):
  * - LeaderElectionSupport determines a candidate's place by listing the offers and then reading each one's data; an
  *   offer withdrawn in between makes the read fail (NoNode), the candidate goes FAILED and stops: it neither leads
  *   nor watches anything, though its offer stays in the queue, at its head once those before it are gone. Nobody
@@ -30,7 +30,7 @@ import { createCluster, type Cluster } from '../cluster/index.ts';
 import { RECIPES } from './recipes.ts';
 
 const execFileAsync = promisify(execFile);
-const finding = (program: string): string => fileURLToPath(new URL(`./findings/${program}.java`, import.meta.url));
+const program = fileURLToPath(new URL('./findings/RecipeFindings.java', import.meta.url));
 
 let cluster: Cluster | undefined;
 
@@ -43,19 +43,19 @@ afterAll(async () => {
   await cluster?.teardown();
 });
 
-/** Runs one of the programs against the ensemble; its facts, by their words before the colon. */
-async function facts(program: string, ...args: string[]): Promise<Record<string, string>> {
+/** Runs one finding of the program against the ensemble; its facts, by their words before the colon. */
+async function facts(finding: 'ghost' | 'ghost-close' | 'lost-wakeup' | 'election', path: string): Promise<Record<string, string>> {
   const { command } = RECIPES['zk-recipes@3.8.0'].launch();
   const classpath = command[command.indexOf('-cp') + 1]!;
-  const { stdout } = await execFileAsync('java', ['-cp', classpath, finding(program), cluster!.connectString(), ...args], { timeout: 120_000 });
+  const { stdout } = await execFileAsync('java', ['-cp', classpath, program, cluster!.connectString(), path, finding], { timeout: 120_000 });
   return Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(': ') as [string, string]));
 }
 
-const writeLockGiveUp = (how: 'unlock' | 'unlock-close', lock: string) => facts('WriteLockGhost', `/findings/${lock}`, how);
+const writeLockGiveUp = (how: 'unlock' | 'unlock-close', lock: string) => facts(how === 'unlock' ? 'ghost' : 'ghost-close', `/findings/${lock}`);
 
 describe('zk-recipes@3.8.0: a LeaderElectionSupport candidate whose predecessor resigns while other offers go', () => {
   it('fails its determination (an offer vanished between the listing and its read) and never leads, its offer at the head', async () => {
-    const found = await facts('ElectionDetermineRace', '/findings/election');
+    const found = await facts('election', '/findings/election');
     expect(found['candidate ready behind the leader']).toBe('true');
     expect(found['candidate failed']).toBe('true');
     expect(found['candidate elected']).toBe('false');
@@ -66,7 +66,7 @@ describe('zk-recipes@3.8.0: a LeaderElectionSupport candidate whose predecessor 
 
 describe('zk-recipes@3.8.0: a WriteLock contender whose predecessor goes just as it queues', () => {
   it('sets no watch, and stays at the head of the queue, waiting for nothing, once the holder released', async () => {
-    const found = await facts('WriteLockLostWakeup', '/findings/wakeup');
+    const found = await facts('lost-wakeup', '/findings/wakeup');
     expect(found['holder locks']).toBe('true');
     expect(Number(found['attempts until the predecessor went inside the window'])).toBeGreaterThan(0);
     expect(found['the contender watches the holder\'s node']).toBe('false');
