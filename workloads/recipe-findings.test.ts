@@ -1,7 +1,7 @@
 /**
  * What ZooKeeper's own recipes (zk-recipes@3.8.0: Debian bookworm's zookeeper-recipes-election and -lock) do
  * without any fault, pinned step by step against a real ensemble (workloads/findings/RecipeFindings.java drives the
- * recipes themselves, on the recipe's own classpath: workloads/findings/RecipeFindings.java):
+ * recipes themselves, on the recipe's own classpath):
  * - LeaderElectionSupport determines a candidate's place by listing the offers and then reading each one's data; an
  *   offer withdrawn in between makes the read fail (NoNode), the candidate goes FAILED and stops: it neither leads
  *   nor watches anything, though its offer stays in the queue, at its head once those before it are gone. Nobody
