@@ -5,7 +5,7 @@
  * `CheckResult`. The registry (registry.ts) lists the checks; index.ts composes whatever is registered, and
  * results.json has one entry per check under its name, in registry order.
  */
-import type { ResourceLine, SnapshotLine } from '../ground/history.ts';
+import type { HeaderLine, HistoryLine, ResourceLine, SnapshotLine } from '../ground/history.ts';
 import type { TrackerListener, Tracker } from './tracker.ts';
 import type { AnomalyBase, CheckResult, Nanos, RunInfo, Validity } from './types.ts';
 
@@ -41,6 +41,8 @@ export interface CheckEnd {
 
 /** A check's state during one pass over a history: every method but `result` is optional. */
 export interface RunningCheck<R extends CheckResult<AnomalyBase>> extends Partial<TrackerListener> {
+  /** Every line after the header, before the tracker hears it: for checks that follow what the tracker does not (elections). */
+  line?(line: Exclude<HistoryLine, HeaderLine>): void;
   snapshot?(line: SnapshotLine): void;
   /** A write as the fenced resource saw it. */
   resource?(line: ResourceLine): void;
@@ -55,6 +57,20 @@ export interface Check<Name extends string = string, R extends CheckResult<Anoma
 }
 
 export const NO_FINAL_SNAPSHOT = 'the history has no final snapshot';
+
+const SECOND_NS = 1e9;
+const MS_NS = 1e6;
+
+/**
+ * How long something that should happen (a waiter getting a free lock, an election getting a leader) may take: the
+ * option, or twice the session timeout plus a hold (long enough for an orphan's session to expire and a holder to
+ * finish), or 10 s when the run's config is unknown.
+ */
+export function progressBound({ run, options }: CheckContext): { boundNs: Nanos; source: 'option' | 'config' | 'default' } {
+  if (options.livenessBoundNs !== undefined) return { boundNs: options.livenessBoundNs, source: 'option' };
+  if (run.sessionTimeoutMs === null) return { boundNs: 10 * SECOND_NS, source: 'default' };
+  return { boundNs: 2 * run.sessionTimeoutMs * MS_NS + (run.holdMs ?? 0) * MS_NS, source: 'config' };
+}
 
 /** The history's doubts, plus the missing final snapshot: for checks that need it. */
 export function doubtsWithFinal(end: CheckEnd): string[] {

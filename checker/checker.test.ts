@@ -441,7 +441,7 @@ describe('composition', () => {
     h.acquire('c2', 'L1', 200, 300, 'ok');
     const results = check(h.end(500).lines());
     expect(Object.keys(results.checkers)).toEqual(CHECKS.map((registered) => registered.name));
-    expect(Object.keys(results.checkers)).toEqual(['mutex', 'leaks', 'liveness', 'fencing']);
+    expect(Object.keys(results.checkers)).toEqual(['mutex', 'leaks', 'liveness', 'fencing', 'leader', 'semaphore']);
     expect(results.checkers.mutex.valid).toBe(false);
     expect(results.checkers.leaks.valid).toBe('unknown');
     expect(results.valid).toBe(false);

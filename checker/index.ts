@@ -61,6 +61,8 @@ interface Parts {
   checks: Array<{ name: string; running: Running }>;
   /** Those that hear snapshot lines, and resource lines. */
   snapshotChecks: Array<Running & Pick<Required<Running>, 'snapshot'>>;
+  /** Those that hear every line. */
+  lineChecks: Array<Running & Pick<Required<Running>, 'line'>>;
   resourceChecks: Array<Running & Pick<Required<Running>, 'resource'>>;
 }
 
@@ -87,6 +89,7 @@ class Checker implements StreamingChecker {
     }
     const parts = (this.parts ??= this.build());
     parts.tracker.observeTime(line.time);
+    for (const running of parts.lineChecks) running.line(line);
     switch (line.kind) {
       case 'op': {
         const problem = parts.tracker.op(line);
@@ -175,6 +178,7 @@ class Checker implements StreamingChecker {
       stats,
       checks,
       snapshotChecks: runnings.filter((running): running is Running & Pick<Required<Running>, 'snapshot'> => running.snapshot !== undefined),
+      lineChecks: runnings.filter((running): running is Running & Pick<Required<Running>, 'line'> => running.line !== undefined),
       resourceChecks: runnings.filter((running): running is Running & Pick<Required<Running>, 'resource'> => running.resource !== undefined),
     };
   }

@@ -10,22 +10,18 @@
  * (`reader-waited-without-writer`), the same way. A reader behind a writer that waits is left to that writer.
  */
 import type { LockChild, SnapshotLine } from '../ground/history.ts';
-import { doubtsWithFinal, judge, type Check, type CheckContext, type CheckEnd, type RunningCheck } from './check.ts';
+import { doubtsWithFinal, judge, progressBound, type Check, type CheckContext, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
 import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker } from './tracker.ts';
 import type { HoldWindow, Interval, LivenessResult, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
 
-const SECOND_NS = 1e9;
-const MS_NS = 1e6;
 
 export const livenessCheck: Check<'liveness', LivenessResult> = {
   name: 'liveness',
-  create: ({ run, tracker, options }: CheckContext) => {
-    // Long enough for an orphan's session to expire and a holder to finish.
-    const configBound = run.sessionTimeoutMs === null ? null : 2 * run.sessionTimeoutMs * MS_NS + (run.holdMs ?? 0) * MS_NS;
-    if (options.livenessBoundNs !== undefined) return new LivenessCheck(tracker, options.livenessBoundNs, 'option');
-    return configBound === null ? new LivenessCheck(tracker, 10 * SECOND_NS, 'default') : new LivenessCheck(tracker, configBound, 'config');
+  create: (context: CheckContext) => {
+    const { boundNs, source } = progressBound(context);
+    return new LivenessCheck(context.tracker, boundNs, source);
   },
 };
 
@@ -110,6 +106,8 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     if (!line.final) return;
     const live = new Set(line.sessions);
     for (const [lock, children] of Object.entries(line.locks)) {
+      // A lease node at the head of a semaphore blocks nobody while permits are left: the semaphore check's.
+      if (this.tracker.lock(lock).permits !== undefined) continue;
       const head = lowestChild(children);
       if (head === null) continue;
       if (head.ephemeralOwner !== PERSISTENT_OWNER && !live.has(head.ephemeralOwner)) continue; // vanishing with its session

@@ -4,11 +4,13 @@
  */
 import type { Check } from './check.ts';
 import { fencingCheck } from './fencing.ts';
+import { leaderCheck } from './leader.ts';
 import { leaksCheck } from './leaks.ts';
 import { livenessCheck } from './liveness.ts';
 import { mutexCheck } from './mutex.ts';
+import { semaphoreCheck } from './semaphore.ts';
 
-export const CHECKS = [mutexCheck, leaksCheck, livenessCheck, fencingCheck] as const;
+export const CHECKS = [mutexCheck, leaksCheck, livenessCheck, fencingCheck, leaderCheck, semaphoreCheck] as const;
 
 type ResultOf<C> = C extends Check<string, infer R> ? R : never;
 

@@ -79,6 +79,28 @@ export class TestHistory {
     return this;
   }
 
+  /** The worker reports that `client` now leads `election` (with its token and node), or no longer does. */
+  leadership(client: string, election: string, atMs: number, leading: boolean, token: number | null = null, worker = 'w1'): this {
+    this.body.push({
+      kind: 'worker', time: atMs * MS, worker, client, event: 'leadership', election, leading,
+      ...(leading ? { token, node: `/locks/${election}/${client}-lock`, session: sessionOf(client) } : {}),
+    });
+    return this;
+  }
+
+  /** A session event of the client, or the worker's end (client absent). */
+  workerEvent(event: 'connected' | 'disconnected' | 'expired' | 'crashed', atMs: number, client?: string, session?: string, worker = 'w1'): this {
+    this.body.push({ kind: 'worker', time: atMs * MS, worker, event, ...(client === undefined ? {} : { client }), ...(session === undefined ? {} : { session }) });
+    return this;
+  }
+
+  /** A nemesis fault with its value (targets), started and (unless null) stopped. */
+  faultOn(id: number, f: string, value: Record<string, unknown>, startMs: number, stopMs: number | null): this {
+    this.body.push({ kind: 'nemesis', id, type: 'start', time: startMs * MS, f, description: `${f} starts`, value });
+    if (stopMs !== null) this.body.push({ kind: 'nemesis', id, type: 'stop', time: stopMs * MS, f, description: `${f} stops`, value });
+    return this;
+  }
+
   snapshot(atMs: number, final: boolean, locks: Record<string, LockChild[]>, sessions: string[], resources: Record<string, { value: number; highestToken: number | null }> = {}): this {
     this.body.push({ kind: 'snapshot', time: atMs * MS, final, locks, sessions, resources });
     return this;

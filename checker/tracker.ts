@@ -34,6 +34,8 @@ export interface TrackedLock {
   index: number;
   /** Open hold windows, in the order they opened; at most one per client and side. */
   windows: HoldWindow[];
+  /** A counting semaphore's permits, from the acquires that named them (workload semaphore); absent: a lock. */
+  permits?: number;
 }
 
 /** What the checks hear from the tracker; each listener implements the events it needs. */
@@ -210,6 +212,7 @@ export class Tracker {
     op.activity = activity;
     if (activity !== null) {
       if (op.f === 'acquire') {
+        if (line.permits !== undefined) activity.lock.permits = line.permits;
         activity.pendingAcquires++;
         activity.latestAcquire = op;
         client.lastAcquire = op;

@@ -176,6 +176,63 @@ export interface LostUpdateAnomaly extends AnomalyBase {
   finalValue: number | null;
 }
 
+/**
+ * What a client believed about an election (workload leader): it led `election` from its `leadership` event with
+ * leading true (the runner's time of receipt) until it invoked resign, a `leadership` event said it no longer led,
+ * or its worker died.
+ */
+export interface LeaderWindow {
+  election: string;
+  client: string;
+  worker: string;
+  session: string | null;
+  node: string | null;
+  token: number | null;
+  start: Nanos;
+  /** null: still open at the end of the history. */
+  end: Nanos | null;
+  endedBy: 'resign' | 'deposed' | 'worker-died' | null;
+  /** The campaign of the candidacy that led. */
+  campaignOp: number;
+  resignOp: number | null;
+}
+
+export interface DoubleLeaderAnomaly extends AnomalyBase {
+  type: 'double-leader';
+  election: string;
+  /** The earlier window first. */
+  windows: [LeaderWindow, LeaderWindow];
+  /** Both clients believed they led throughout this interval. */
+  overlap: Interval;
+}
+
+export interface NoLeaderAnomaly extends AnomalyBase {
+  type: 'no-leader';
+  election: string;
+  /**
+   * Longer than the bound, nobody led the election while at least one candidate could have: its campaign answered
+   * ok and not resigned, its session the one it campaigned with and connected, its worker neither paused, cut off
+   * nor dead, and the ensemble had a quorum.
+   */
+  leaderless: Interval;
+  boundNs: Nanos;
+  /** The clients that were such candidates at some moment of the stretch. */
+  candidates: string[];
+  /** The lowest candidate node of the election in the latest snapshot, and its owner (null without one). */
+  blockingNode: LockChild | null;
+  blockingOwner: NodeOwner | null;
+}
+
+export interface OverPermitsAnomaly extends AnomalyBase {
+  type: 'over-permits';
+  lock: string;
+  permits: number;
+  /** Every window open on the semaphore when one too many opened, earliest first: permits + 1 of them or more. */
+  windows: HoldWindow[];
+  /** All of them believed they held a lease throughout this interval. */
+  overlap: Interval;
+}
+
 /** Every anomaly any registered check can report. */
 export type Anomaly = CheckerResults[keyof CheckerResults]['anomalies'][number];
 export type AnomalyType = Anomaly['type'];
@@ -211,6 +268,20 @@ export interface ResourceSummary {
   acknowledged: number;
   /** The counter in the final snapshot (null without one). */
   finalValue: number | null;
+}
+
+export interface LeaderResult extends CheckResult<DoubleLeaderAnomaly | NoLeaderAnomaly> {
+  /** Leadership windows seen. */
+  windows: number;
+  elections: number;
+  /** How long an election may go without a leader while a candidate could lead (the liveness bound). */
+  boundNs: Nanos;
+}
+
+export interface SemaphoreResult extends CheckResult<OverPermitsAnomaly> {
+  /** Lease windows seen on semaphores. */
+  windows: number;
+  semaphores: number;
 }
 
 export interface FencingResult extends CheckResult<StaleWriteAnomaly | LostUpdateAnomaly> {
@@ -282,7 +353,7 @@ export interface Results {
   version: typeof RESULTS_VERSION;
   /** Worst of the checkers: false beats "unknown" beats true. */
   valid: Validity;
-  /** One result per registered check (registry.ts), under its name: mutex, leaks, liveness, fencing. */
+  /** One result per registered check (registry.ts), under its name: mutex, leaks, liveness, fencing, leader, semaphore (the last two since results revision 1.2: absent in results.json written before). */
   checkers: CheckerResults;
   stats: Stats;
   run: RunInfo;

@@ -251,10 +251,14 @@ class Packer {
   }
 }
 
-/** The op line's fields that validation leaves alone have the types packing gives them back with. */
+/**
+ * The op line's fields that validation leaves alone have the types packing gives them back with, and it has none of
+ * the fields packing leaves out (an election's, a semaphore's: such lines travel as they are).
+ */
 function packable(line: OpLine): boolean {
-  const { access, timeoutMs, error } = line as unknown as Fields;
-  return (access === undefined || typeof access === 'string') && (timeoutMs === undefined || isNumber(timeoutMs)) && (error === undefined || typeof error === 'string');
+  const { access, timeoutMs, error, election, permits } = line as unknown as Fields;
+  return (access === undefined || typeof access === 'string') && (timeoutMs === undefined || isNumber(timeoutMs)) && (error === undefined || typeof error === 'string') &&
+    election === undefined && permits === undefined;
 }
 
 class Unpacker {
@@ -335,7 +339,7 @@ const isTokenOrNull = (value: unknown): boolean => value === null || isNumber(va
 const isOneOf = (value: unknown, allowed: ReadonlySet<string>): boolean => typeof value === 'string' && allowed.has(value);
 
 const OP_TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
-const OP_FUNCTIONS: ReadonlySet<string> = new Set(['acquire', 'release', 'read', 'fenced-write']);
+const OP_FUNCTIONS: ReadonlySet<string> = new Set(['acquire', 'release', 'read', 'fenced-write', 'campaign', 'resign']);
 const MODES: ReadonlySet<string> = new Set(['try', 'blocking']);
 const NEMESIS_TYPES: ReadonlySet<string> = new Set(['start', 'stop']);
 const END_REASONS: ReadonlySet<string> = new Set(['completed', 'interrupted', 'crashed']);
@@ -359,6 +363,8 @@ const BAD_FIELD: Record<HistoryLine['kind'], (line: Fields) => string | null> = 
     if (!isString(line.client)) return 'client';
     if (!isString(line.worker)) return 'worker';
     if (line.lock !== undefined && !isString(line.lock)) return 'lock';
+    if (line.election !== undefined && !isString(line.election)) return 'election';
+    if (line.permits !== undefined && !isNumber(line.permits)) return 'permits';
     if (line.mode !== undefined && !isOneOf(line.mode, MODES)) return 'mode';
     if (line.value !== undefined && !isNumber(line.value)) return 'value';
     if (line.token !== undefined && !isTokenOrNull(line.token)) return 'token';

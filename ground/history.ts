@@ -8,7 +8,7 @@
  */
 export const HISTORY_VERSION = 1;
 
-export type OpFunction = 'acquire' | 'release' | 'read' | 'fenced-write';
+export type OpFunction = 'acquire' | 'release' | 'read' | 'fenced-write' | 'campaign' | 'resign';
 export type Outcome = 'ok' | 'fail' | 'info';
 export type AcquireMode = 'try' | 'blocking';
 /** The side of a read/write lock (workload rwlock); an op without it is about the exclusive lock. */
@@ -31,6 +31,10 @@ export interface OpLine {
   /** The client host: the worker process that hosts the client, e.g. "w1". */
   worker: string;
   lock?: string;
+  /** campaign and resign, and a leader's fenced-write and read: the election (workload leader). */
+  election?: string;
+  /** acquire of a semaphore (workload semaphore): how many clients may hold `lock` at once. */
+  permits?: number;
   mode?: AcquireMode;
   /** acquire and release of a read/write lock: which side. Absent: the exclusive lock. */
   access?: LockAccess;
@@ -92,15 +96,23 @@ export interface ProxyLine {
   faultId?: number;
 }
 
-/** A worker's own report: session state changes of its clients, or the worker itself crashing or exiting. */
+/**
+ * A worker's own report: session state changes of its clients, a client starting or stopping to lead an election
+ * (`leadership`), or the worker itself crashing or exiting.
+ */
 export interface WorkerLine {
   kind: 'worker';
   time: number;
   worker: string;
   client?: string;
-  event: 'connected' | 'disconnected' | 'expired' | 'crashed' | 'exited' | 'stderr';
+  event: 'connected' | 'disconnected' | 'expired' | 'leadership' | 'crashed' | 'exited' | 'stderr';
   session?: string;
   detail?: string;
+  /** leadership: the election, whether the client now leads it, and (leading) its token and candidate node. */
+  election?: string;
+  leading?: boolean;
+  token?: number | null;
+  node?: string;
 }
 
 /** A write as it arrived at the fenced resource, in arrival order (what the resource actually saw). */
@@ -128,6 +140,8 @@ export interface SnapshotLine {
   time: number;
   final: boolean;
   locks: Record<string, LockChild[]>;
+  /** Workload leader: every election's candidate nodes, as `locks` lists a lock's (absent in other workloads). */
+  elections?: Record<string, LockChild[]>;
   sessions: string[];
   resources: Record<string, { value: number; highestToken: number | null }>;
 }

@@ -23,8 +23,12 @@ export class AdminSession {
     }
   }
 
-  /** Children of `path` with their czxid and owner, after a sync so that this server is up to date. */
-  async lockChildren(path: string): Promise<LockChild[]> {
+  /**
+   * Children of `path` with their czxid and owner, after a sync so that this server is up to date. `nested`: a
+   * persistent child stands for its own children, listed in its place, as deep as they go (a semaphore's
+   * `leases/` and `locks/`).
+   */
+  async lockChildren(path: string, nested = false): Promise<LockChild[]> {
     await this.client.sync(path);
     const names = await this.client.get_children(path, false).catch((error: unknown) => {
       if (zkErrorCode(error) === ZkCode.noNode) return [] as string[];
@@ -35,7 +39,9 @@ export class AdminSession {
       const childPath = `${path}/${name}`;
       const stat = await this.client.exists(childPath, false).catch(() => null);
       if (stat === null) continue; // deleted between the listing and the stat
-      children.push({ name, path: childPath, czxid: stat.czxid, ephemeralOwner: formatSessionId(stat.ephemeralOwner) });
+      const child = { name, path: childPath, czxid: stat.czxid, ephemeralOwner: formatSessionId(stat.ephemeralOwner) };
+      if (nested && child.ephemeralOwner === '0x0') children.push(...(await this.lockChildren(childPath, true)));
+      else children.push(child);
     }
     return children;
   }

@@ -22,6 +22,8 @@ export interface ZkHandle {
   /** Like exists, and `watcher` fires once when the node is created, deleted or changed. */
   w_exists(path: string, watcher: () => void): Promise<ZkStat | null>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  /** Like get_children, and `watcher` fires once when the children change. */
+  w_get_children(path: string, watcher: () => void): Promise<string[]>;
   get(path: string, watch: boolean): Promise<[stat: ZkStat, data: Buffer | string]>;
   delete_(path: string, version: number): Promise<void>;
   sync(path: string): Promise<void>;

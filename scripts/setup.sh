@@ -18,9 +18,10 @@ dockerd_log=/var/log/zk-lock-jepsen-dockerd.log
 # Why Docker cannot run here, for the docker tests' skip line (cluster/docker-images.ts reads it); gone once it can.
 unavailable_note=/run/zk-lock-jepsen/docker-unavailable
 
-# debian-archive-keyring: the version cache (src/debs.ts) checks Debian trixie's and forky's signatures with it.
+# debian-archive-keyring: the version cache (ground/debs.ts) checks Debian trixie's and forky's signatures with it.
 # openssh-client: --backend ssh drives hosts with OpenSSH's ssh; unzip reads jar manifests (the jars a host gets).
-packages=(openjdk-17-jre-headless zookeeper python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring openssh-client unzip)
+# libzookeeper-java: the ZooKeeper client and ZooKeeper's own lock and election recipes (recipe zk-recipes@3.8.0).
+packages=(openjdk-17-jre-headless zookeeper libzookeeper-java python3-kazoo libcurator-recipes-java iproute2 iptables procps debian-archive-keyring openssh-client unzip)
 
 docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 wants_docker=false

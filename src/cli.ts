@@ -18,7 +18,7 @@ import { NEMESES, NEMESIS_NAMES, isNemesisName, type NemesisName } from '../neme
 import { serverTargetProblem } from '../nemesis/targets.ts';
 import { TARGETS, type TargetSpec } from '../nemesis/types.ts';
 import { RECIPE_NAMES } from '../workloads/recipes.ts';
-import { WORKLOAD_NAMES } from '../workloads/workloads.ts';
+import { LEADER_RECIPES, WORKLOAD_NAMES, type LeaderRecipe } from '../workloads/workloads.ts';
 import { checkWorkerCommand, ensureWritableDirectory } from './arguments.ts';
 import type { RunConfig } from './config.ts';
 import { parseRecipes, parseScenarios, parseWorkloads, readBaseline, runCompare } from './compare.ts';
@@ -78,7 +78,9 @@ function runCommand(): Command {
     .addOption(new Option('--nemesis-target <target>', 'what a fault hits: servers for kill, pause, partition; client hosts for partition-clients and pause-holder').choices([...TARGETS]).default('one'))
     .option('--fault-duration <ms>', 'how long each fault stays before it heals (default: each nemesis its own)', integer(1, 3_600_000))
     .option('--snapshot-interval <s>', 'seconds between mid-run snapshots of every lock directory; 0 for none', integer(0, 3_600), 10)
-    .option('--fencing <on|off>', 'fenced-counter: the resource rejects stale tokens', onOff, true)
+    .option('--fencing <on|off>', 'fenced-counter and leader: the resource rejects stale tokens', onOff, true)
+    .option('--permits <n>', 'semaphore: leases per semaphore', integer(1, 10_000), 2)
+    .addOption(new Option('--leader-recipe <name>', "leader: Curator's LeaderLatch or LeaderSelector (other workers ignore it)").choices([...LEADER_RECIPES]).default('latch'))
     .option('--seed <n>', 'seed for every random choice (default: a random one, recorded)', integer(0, 2 ** 31 - 1))
     .option('--nodes <n>', 'ZooKeeper servers', integer(1, 9), 3)
     .option('--tick-time <ms>', 'ZooKeeper tickTime (sessions may last 2 to 20 ticks)', integer(10, 10_000), 200)
@@ -99,6 +101,7 @@ interface RunFlags {
   recipe: RunConfig['recipe']; worker?: string; workload: RunConfig['workload']; nemesis: NemesisName[];
   timeLimit: number; clients: number; workers: number; locks: number; hold: number; sessionTimeout: number;
   acquireTimeout: number; nemesisInterval: number; nemesisTarget: TargetSpec; faultDuration?: number; snapshotInterval: number; fencing: boolean;
+  permits: number; leaderRecipe: LeaderRecipe;
   seed?: number; nodes: number; tickTime: number; zkVersion: ZooKeeperVersion; backend: RunConfig['backend']; connect?: string; toxiproxy?: string; results: string; junit?: string;
   hosts?: string; clientHosts?: string; sshKey?: string; sshAcceptNew?: boolean;
   /** Whether --nodes was given (not its default): with --hosts the hosts decide. */
@@ -192,6 +195,9 @@ export function toRunConfig(flags: RunFlags): RunConfig {
     ...(flags.faultDuration === undefined ? {} : { faultDurationMs: flags.faultDuration }),
     snapshotIntervalS: flags.snapshotInterval,
     fencing: flags.fencing,
+    // Only where they mean something, so every other run's config and command stay as they were.
+    ...(flags.workload === 'semaphore' ? { permits: flags.permits } : {}),
+    ...(flags.workload === 'leader' ? { leaderRecipe: flags.leaderRecipe } : {}),
     seed: flags.seed ?? randomInt(0, 2 ** 31 - 1),
     nodes,
     tickTimeMs: flags.tickTime,

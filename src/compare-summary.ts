@@ -11,7 +11,7 @@ import type { WorkloadName } from '../workloads/workloads.ts';
 export const COMPARE_VERSION = 2;
 export const READABLE_COMPARE_VERSIONS: readonly number[] = [1, 2];
 
-export const ANOMALY_TYPES: readonly AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update'];
+export const ANOMALY_TYPES: readonly AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update', 'double-leader', 'no-leader', 'over-permits'];
 
 /** One column of the matrix: the nemeses of one run (none, one, or several joined with `+`). */
 export interface Scenario {
@@ -178,6 +178,9 @@ const VERBS: Record<AnomalyType, string> = {
   'stuck-acquire': 'gets stuck',
   'stale-write': 'accepts stale writes',
   'lost-update': 'loses updates',
+  'double-leader': 'has double leaders',
+  'no-leader': 'goes without a leader',
+  'over-permits': 'lets too many in',
 };
 
 function foundTypes(cell: Cell): AnomalyType[] {

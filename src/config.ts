@@ -5,7 +5,7 @@ import type { ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import type { NemesisName } from '../nemesis/index.ts';
 import type { TargetSpec } from '../nemesis/types.ts';
 import type { RecipeName } from '../workloads/recipes.ts';
-import type { WorkloadName } from '../workloads/workloads.ts';
+import type { LeaderRecipe, WorkloadName } from '../workloads/workloads.ts';
 
 export interface RunConfig {
   /** A shipped recipe, or "custom" when `worker` names the user's own worker command. */
@@ -30,6 +30,10 @@ export interface RunConfig {
   /** Seconds between mid-run snapshots of the lock directories; 0 for none (the final one is always taken). Absent in runs before it existed. */
   snapshotIntervalS?: number;
   fencing: boolean;
+  /** Workload semaphore: leases per semaphore. Absent in runs before it existed. */
+  permits?: number;
+  /** Workload leader: the worker option `leaderRecipe` (Curator: LeaderLatch or LeaderSelector). Absent: the worker's default. */
+  leaderRecipe?: LeaderRecipe;
   seed: number;
   nodes: number;
   tickTimeMs: number;
@@ -83,6 +87,8 @@ export function reproduceCommand(config: RunConfig & { runId?: string }): string
     config.faultDurationMs === undefined ? '' : `--fault-duration ${config.faultDurationMs}`,
     config.snapshotIntervalS === undefined ? '' : `--snapshot-interval ${config.snapshotIntervalS}`,
     `--fencing ${config.fencing ? 'on' : 'off'}`,
+    config.permits === undefined ? '' : `--permits ${config.permits}`,
+    config.leaderRecipe === undefined ? '' : `--leader-recipe ${config.leaderRecipe}`,
     `--seed ${config.seed}`,
     `--nodes ${config.nodes}`,
     `--tick-time ${config.tickTimeMs}`,

@@ -64,28 +64,33 @@ describe('JUnit of a run', () => {
     const file = join(directory, 'nested', 'dir', 'junit.xml');
     await writeJUnit(file, 'the run', [runSuite(runs.invalid.results, report('invalid'))]);
     const { testsuites } = parse(readFileSync(file, 'utf8'));
-    expect(testsuites).toMatchObject({ name: 'the run', tests: '4', failures: '4', errors: '0', skipped: '0', time: '23.000' });
+    expect(testsuites).toMatchObject({ name: 'the run', tests: '6', failures: '4', errors: '0', skipped: '0', time: '23.000' });
     const [suite] = testsuites.testsuite;
-    expect(suite).toMatchObject({ name: 'node-naive · fenced-counter · pause-holder+lost-delete+kill', tests: '4', failures: '4', errors: '0', time: '23.000' });
+    expect(suite).toMatchObject({ name: 'node-naive · fenced-counter · pause-holder+lost-delete+kill', tests: '6', failures: '4', errors: '0', time: '23.000' });
     // Ant's schema, which Jenkins follows: a timestamp without fraction or zone.
     expect(suite!.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
     expect(suite!.hostname).not.toBe('');
     expect(Object.fromEntries(suite!.properties.property.map((property) => [property.name, property.value]))).toMatchObject({
       recipe: 'node-naive', workload: 'fenced-counter', scenario: 'pause-holder+lost-delete+kill', seed: '7', verdict: 'false', report: report('invalid'),
     });
-    expect(suite!.testcase.map((testcase) => testcase.name)).toEqual(['mutex', 'leaks', 'liveness', 'fencing']);
+    expect(suite!.testcase.map((testcase) => testcase.name)).toEqual(['mutex', 'leaks', 'liveness', 'fencing', 'leader', 'semaphore']);
     for (const testcase of suite!.testcase) {
       // Jenkins reads the part before the last dot as the package: the version's dots must not split the recipe.
       expect(testcase).toMatchObject({ classname: 'fenced-counter.pause-holder+lost-delete+kill.node-naive', time: '0.000' });
       const check = runs.invalid.results.checkers[testcase.name as keyof Results['checkers']];
+      // The attachments convention: the path alone on its line, absolute.
+      expect(attachmentLines(testcase)).toEqual([`[[ATTACHMENT|${report('invalid')}]]`]);
+      if (check.valid === true) {
+        // The checks this workload has nothing for (elections, semaphores) pass.
+        expect(testcase.failure ?? testcase.error).toBeUndefined();
+        continue;
+      }
       const lines = testcase.failure!['#text']!.split('\n');
       expect(lines).toEqual(check.anomalies.map((anomaly) => `${anomaly.type}: ${anomaly.explanation}`));
       const types = [...new Set(check.anomalies.map((anomaly) => anomaly.type))];
       expect(testcase.failure!.type).toBe(types.join(','));
       expect(testcase.failure!.message).toMatch(new RegExp(`^${check.anomalies.length > 0 ? '\\d+ ' : ''}${types[0]}`));
       expect(testcase.error).toBeUndefined();
-      // The attachments convention: the path alone on its line, absolute.
-      expect(attachmentLines(testcase)).toEqual([`[[ATTACHMENT|${report('invalid')}]]`]);
     }
   });
 
@@ -96,10 +101,10 @@ describe('JUnit of a run', () => {
       runSuite(runs.tolerated.results, report('tolerated')),
     ]));
     const [valid, unknown, tolerated] = testsuites.testsuite;
-    expect(valid).toMatchObject({ tests: '4', failures: '0', errors: '0' });
+    expect(valid).toMatchObject({ tests: '6', failures: '0', errors: '0' });
     for (const testcase of valid!.testcase) expect(testcase.failure ?? testcase.error).toBeUndefined();
 
-    expect(unknown).toMatchObject({ tests: '4', failures: '0', errors: '3' });
+    expect(unknown).toMatchObject({ tests: '6', failures: '0', errors: '3' });
     expect(unknown!.testcase.find((testcase) => testcase.name === 'mutex')!.error).toBeUndefined();
     for (const name of ['leaks', 'liveness', 'fencing']) {
       expect(unknown!.testcase.find((testcase) => testcase.name === name)!.error).toMatchObject({ type: 'unknown', message: 'the history has no final snapshot' });
@@ -109,7 +114,7 @@ describe('JUnit of a run', () => {
     const mutex = tolerated!.testcase.find((testcase) => testcase.name === 'mutex')!;
     expect(mutex.failure).toBeUndefined();
     expect(mutex['system-out']).toContain(`tolerated (${runs.tolerated.results.checkers.mutex.tolerated}): ${runs.tolerated.results.checkers.mutex.anomalies.length} double-holder`);
-    expect(testsuites).toMatchObject({ tests: '12', errors: '3', failures: tolerated!.failures });
+    expect(testsuites).toMatchObject({ tests: '18', errors: '3', failures: tolerated!.failures });
   });
 
   it('keeps hostile text as text: markup, CDATA ends and characters XML cannot hold', () => {
@@ -151,11 +156,11 @@ describe('JUnit of a comparison', () => {
     const [kazoo28, kazoo211, curator] = testsuites.testsuite;
     // When its first run started, as that run's results say.
     const started = new Date(runs.invalid.results.run.startedAt!).toISOString().slice(0, 19);
-    expect(kazoo28).toMatchObject({ name: 'kazoo@2.8.0 · try-lock · lost-delete', tests: '5', failures: '4', errors: '1', skipped: '0', time: '20.000', timestamp: started });
-    expect(kazoo28!.testcase.map((testcase) => testcase.name)).toEqual(['mutex (seed 42)', 'leaks (seed 42)', 'liveness (seed 42)', 'fencing (seed 42)', 'run (seed 43)']);
+    expect(kazoo28).toMatchObject({ name: 'kazoo@2.8.0 · try-lock · lost-delete', tests: '7', failures: '4', errors: '1', skipped: '0', time: '20.000', timestamp: started });
+    expect(kazoo28!.testcase.map((testcase) => testcase.name)).toEqual(['mutex (seed 42)', 'leaks (seed 42)', 'liveness (seed 42)', 'fencing (seed 42)', 'leader (seed 42)', 'semaphore (seed 42)', 'run (seed 43)']);
     expect(kazoo28!.testcase.every((testcase) => testcase.classname === 'try-lock.lost-delete.kazoo@2_8_0')).toBe(true);
     expect(attachmentLines(kazoo28!.testcase[0]!)).toEqual([`[[ATTACHMENT|${join(compareDir, 'runs/invalid/report.html')}]]`]);
-    const crashed = kazoo28!.testcase[4]!;
+    const crashed = kazoo28!.testcase[6]!;
     expect(crashed.error).toMatchObject({ type: 'crashed', message: 'jepsen: the run crashed: boom' });
     expect(attachmentLines(crashed)).toEqual([`[[ATTACHMENT|${join(compareDir, 'logs/seed43.log')}]]`]);
     expect(kazoo211).toMatchObject({ tests: '1', failures: '0', errors: '0', skipped: '1' });
@@ -163,6 +168,6 @@ describe('JUnit of a comparison', () => {
     expect(kazoo211!.testcase[0]!.skipped!.message).toMatch(/^not run/);
     // No run of it has results: the comparison's start.
     expect(curator).toMatchObject({ tests: '1', errors: '1', timestamp: '2026-11-21T16:03:44' });
-    expect(testsuites).toMatchObject({ tests: '7', failures: '4', errors: '2', skipped: '1', time: '30.000' });
+    expect(testsuites).toMatchObject({ tests: '9', failures: '4', errors: '2', skipped: '1', time: '30.000' });
   });
 });

@@ -22,7 +22,7 @@ import { NEMESES } from '../nemesis/index.ts';
 import { NemesisSchedule, planSchedule, type ScheduleListener } from '../nemesis/schedule.ts';
 import type { FaultPlan, Holder, NemesisContext, PlanSettings } from '../nemesis/types.ts';
 import { Testbed, type WorkerHost } from '../testbed/testbed.ts';
-import { holdKey, type WorkerAnswer, type WorkerRequest } from '../workloads/protocol.ts';
+import { holdKey, type WorkerAnswer, type WorkerEvent, type WorkerRequest } from '../workloads/protocol.ts';
 import { prepareRecipe, type RecipeName, type WorkerLaunch } from '../workloads/recipes.ts';
 import { WORKLOADS, type ClientSession } from '../workloads/workloads.ts';
 import { checkRun } from './check.ts';
@@ -116,6 +116,8 @@ class TestRun {
   private features: ReadonlySet<string> = new Set();
   /** client → what it believes it holds (acquire ok, release not yet invoked), by holdKey. */
   private readonly holding = new Map<string, Map<string, HeldLock>>();
+  /** client → the elections it campaigns in (campaign ok, resign not yet invoked). */
+  private readonly candidacies = new Map<string, Map<string, Candidacy>>();
   private nextOpId = 0;
   private clientsRunning = true;
   private readonly progress: Progress;
@@ -218,8 +220,11 @@ class TestRun {
         logFile: join(this.run.path, 'workers', `${name}.log`),
         sessionTimeoutMs: config.sessionTimeoutMs,
         lockRoot: LOCK_ROOT,
+        options: config.leaderRecipe === undefined ? {} : { leaderRecipe: config.leaderRecipe },
       }, (process) => {
-        process.onEvent((event) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, client: event.client, event: event.event, ...(event.session === undefined ? {} : { session: event.session }) }));
+        // One microtask later: an answer read just before the event has its continuation queued already, so a
+        // campaign's ok is recorded before the leadership event that follows it on the worker's stdout.
+        process.onEvent((event) => queueMicrotask(() => this.workerEvent(name, event)));
         process.onExit((detail) => this.history.write({ kind: 'worker', time: this.history.now(), worker: name, event: this.clientsRunning ? 'crashed' : 'exited', detail }));
       });
     }));
@@ -274,14 +279,27 @@ class TestRun {
     };
   }
 
+  /** Clients that believe they hold a lock or a semaphore's lease, or lead an election (its name is the lock). */
   private holders(): Holder[] {
     const result: Holder[] = [];
     for (const host of this.bed.hosts) {
       for (const client of host.process.clients) {
         for (const { lock } of this.holding.get(client)?.values() ?? []) result.push({ client, worker: host.name, lock });
+        for (const [election, { leading }] of this.candidacies.get(client) ?? []) if (leading) result.push({ client, worker: host.name, lock: election });
       }
     }
     return result;
+  }
+
+  /** A worker's event into the history; a leadership event of a candidacy also into what its client believes. */
+  private workerEvent(worker: string, event: WorkerEvent): void {
+    const { type: _type, ...fields } = event;
+    this.history.write({ kind: 'worker', time: this.history.now(), worker, ...fields });
+    if (event.event !== 'leadership') return;
+    const candidacy = this.candidacies.get(event.client)?.get(event.election);
+    if (candidacy === undefined) return; // not campaigning (any more): the client believes nothing of it
+    candidacy.leading = event.leading;
+    if (event.leading) for (const wake of candidacy.waiters.splice(0)) wake();
   }
 
   private startClients(): Promise<void>[] {
@@ -289,6 +307,8 @@ class TestRun {
     return this.bed.hosts.flatMap((host) => host.process.clients.map((client) => workload.run(this.session(host, client), {
       locks: this.locks,
       holdMs: this.config.holdMs,
+      acquireTimeoutMs: this.config.acquireTimeoutMs,
+      permits: this.config.permits ?? 1,
       // Each client its own stream: how many turns another client gets never shifts this one's choices.
       random: randomFor(this.config.seed, `client ${client}`),
       features: this.features,
@@ -305,20 +325,37 @@ class TestRun {
     return {
       client,
       running: () => this.clientsRunning && host.process.alive,
-      acquire: (lock, mode, access) => this.perform(host, {
+      acquire: (lock, mode, access, permits) => this.perform(host, {
         type: 'acquire', client, lock, mode, ...(mode === 'blocking' ? { timeoutMs: this.config.acquireTimeoutMs } : {}), ...accessField(access),
+        ...(permits === undefined ? {} : { permits }),
       }),
       release: (lock, access) => this.perform(host, { type: 'release', client, lock, ...accessField(access) }),
-      read: (lock) => this.perform(host, { type: 'read', client, lock, resource: resourceUrl(lock) }),
-      fencedWrite: (lock, value) => this.perform(host, { type: 'fenced-write', client, lock, resource: resourceUrl(lock), value }),
+      read: (name, guard = 'lock') => this.perform(host, { type: 'read', client, [guard]: name, resource: resourceUrl(name) }),
+      fencedWrite: (name, value, guard = 'lock') => this.perform(host, { type: 'fenced-write', client, [guard]: name, resource: resourceUrl(name), value }),
+      campaign: (election) => this.perform(host, { type: 'campaign', client, election }),
+      resign: (election) => this.perform(host, { type: 'resign', client, election }),
+      untilLeading: (election, timeoutMs) => this.untilLeading(client, election, timeoutMs),
+      leading: (election) => this.candidacies.get(client)?.get(election)?.leading === true,
     };
+  }
+
+  private async untilLeading(client: string, election: string, timeoutMs: number): Promise<boolean> {
+    const candidacy = this.candidacies.get(client)?.get(election);
+    if (candidacy === undefined) return false;
+    if (!candidacy.leading) {
+      const elected = new Promise<void>((resolve) => candidacy.waiters.push(resolve));
+      await Promise.race([elected, delay(timeoutMs, undefined, { ref: false })]);
+    }
+    return candidacy.leading;
   }
 
   private async perform(host: WorkerHost, request: DistributiveOmit<Exclude<WorkerRequest, { type: 'init' }>, 'id'>): Promise<WorkerAnswer> {
     await host.untilRunning();
     const id = this.nextOpId++;
-    const lock = request.lock;
+    const lock = 'lock' in request ? request.lock : undefined;
+    const election = 'election' in request ? request.election : undefined;
     const access = request.type === 'acquire' || request.type === 'release' ? request.access : undefined;
+    const permits = request.type === 'acquire' ? request.permits : undefined;
     const common = {
       kind: 'op' as const,
       id,
@@ -326,6 +363,8 @@ class TestRun {
       client: request.client,
       worker: host.name,
       ...(lock === undefined ? {} : { lock }),
+      ...(election === undefined ? {} : { election }),
+      ...(permits === undefined ? {} : { permits }),
       ...accessField(access),
     };
     const invoke: OpLine = {
@@ -338,6 +377,8 @@ class TestRun {
     this.history.write(invoke);
     // The hold window closes when release is invoked, whatever the answer.
     if (request.type === 'release') this.holding.get(request.client)?.delete(holdKey(request.lock, access));
+    // Likewise leading and campaigning end when resign is invoked.
+    if (request.type === 'resign') this.candidacies.get(request.client)?.delete(request.election);
 
     const answer = await host.process.request(request);
     // A protocol error leaves the outcome unknown: never read it as a definite answer.
@@ -357,6 +398,11 @@ class TestRun {
       const held = this.holding.get(request.client) ?? new Map<string, HeldLock>();
       held.set(holdKey(request.lock, access), { lock: request.lock, ...accessField(access) });
       this.holding.set(request.client, held);
+    }
+    if (request.type === 'campaign' && outcome === 'ok') {
+      const elections = this.candidacies.get(request.client) ?? new Map<string, Candidacy>();
+      elections.set(request.election, { leading: false, waiters: [] });
+      this.candidacies.set(request.client, elections);
     }
     return answer;
   }
@@ -378,6 +424,7 @@ class TestRun {
       for (const { lock, access } of [...(this.holding.get(client)?.values() ?? [])]) {
         await this.perform(host, { type: 'release', client, lock, ...accessField(access) });
       }
+      for (const election of [...(this.candidacies.get(client)?.keys() ?? [])]) await this.perform(host, { type: 'resign', client, election });
     })));
   }
 
@@ -386,11 +433,17 @@ class TestRun {
     const { cluster, resource } = this.bed;
     const admin = await AdminSession.connect(cluster.connectString());
     try {
-      const locks: SnapshotLine['locks'] = {};
-      for (const lock of this.locks) locks[lock] = await admin.lockChildren(`${LOCK_ROOT}/${lock}`);
+      // An election's candidate nodes are not a lock's: they go under `elections`. A semaphore's nodes may sit a
+      // level down (Curator's leases/ and locks/).
+      const workload = this.config.workload;
+      const nodes: SnapshotLine['locks'] = {};
+      for (const lock of this.locks) nodes[lock] = await admin.lockChildren(`${LOCK_ROOT}/${lock}`, workload === 'semaphore');
+      const locks = workload === 'leader' ? {} : nodes;
       const resources: SnapshotLine['resources'] = {};
       for (const lock of resource === undefined ? [] : this.locks) resources[lock] = resource!.state(lock);
-      this.history.write({ kind: 'snapshot', time: this.history.now(), final, locks, sessions: await liveSessions(cluster), resources });
+      this.history.write({
+        kind: 'snapshot', time: this.history.now(), final, locks, ...(workload === 'leader' ? { elections: nodes } : {}), sessions: await liveSessions(cluster), resources,
+      });
     } finally {
       admin.close();
     }
@@ -404,6 +457,12 @@ const sshOptions = (config: RunConfig): SshOptions => ({
 });
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A candidacy the client believes in: whether it leads, and the workload waiting for it to. */
+interface Candidacy {
+  leading: boolean;
+  waiters: (() => void)[];
+}
 
 /** A hold a client believes it has: one per lock and side (a downgrading client has both sides of one lock). */
 interface HeldLock {

@@ -38,6 +38,8 @@ describe('a run', () => {
       ['leaks', '❌ invalid', '1 leaked-node', ''],
       ['liveness', '❌ invalid', '1 stuck-acquire', ''],
       ['fencing', '❌ invalid', expect.stringMatching(/^\d+ stale-write, \d+ lost-update$/), ''],
+      ['leader', '✅ valid', '', ''],
+      ['semaphore', '✅ valid', '', ''],
     ]);
     const listed = markdown.split('\n').filter((line) => line.startsWith('- **'));
     expect(listed.map((line) => /^- \*\*([a-z-]+)\*\*/.exec(line)![1])).toEqual(['double-holder', 'leaked-node', 'stuck-acquire', 'lost-update', 'stale-write']);
@@ -46,7 +48,7 @@ describe('a run', () => {
 
   it('says why a check is unknown', () => {
     const [table] = tables(runStepSummary(unknown, 'report.html'));
-    expect(table!.rows.map((row) => row[1])).toEqual(['✅ valid', ...Array(3).fill('⚠️ unknown (the history has no final snapshot)')]);
+    expect(table!.rows.map((row) => row[1])).toEqual(['✅ valid', ...Array(3).fill('⚠️ unknown (the history has no final snapshot)'), '✅ valid', '✅ valid']);
   });
 
   it('keeps text from a run inside its table cell and out of the markup', () => {

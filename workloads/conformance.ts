@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { LockChild } from '../ground/history.ts';
 import { AdminSession } from '../ground/zk-admin.ts';
 import { startFencedResource } from './fenced-resource.ts';
-import { ANSWER_ERRORS, WORKER_FEATURES, WORKER_PROTOCOL_VERSION, type LockAccess, type WorkerAnswer, type WorkerEvent } from './protocol.ts';
+import {
+  ANSWER_ERRORS, WORKER_FEATURES, WORKER_PROTOCOL_VERSION, type LeadershipEvent, type LockAccess, type WorkerAnswer, type WorkerEvent,
+} from './protocol.ts';
 import { WorkerProcess, type OutgoingRequest } from './worker-process.ts';
 
 export interface ConformanceOptions {
@@ -22,6 +24,8 @@ export interface ConformanceOptions {
   connect: string;
   /** Worker logs go to <logDir>/<case>/<worker>.log. */
   logDir: string;
+  /** init's options (the worker's recipe options, e.g. Curator's leaderRecipe); default none. */
+  initOptions?: Record<string, unknown>;
 }
 
 export interface ConformanceCase {
@@ -57,17 +61,17 @@ export class CaseFixture {
     worker.onEvent((event) => this.events.push({ ...event, worker: name }));
     worker.onProtocolViolation((detail) => this.violations.push(`${name}: ${detail}`));
     const answer = await worker.init({
-      type: 'init', protocolVersion: WORKER_PROTOCOL_VERSION, connect: this.options.connect, sessionTimeoutMs, clients, lockRoot: this.lockRoot, options: {},
+      type: 'init', protocolVersion: WORKER_PROTOCOL_VERSION, connect: this.options.connect, sessionTimeoutMs, clients, lockRoot: this.lockRoot, options: this.options.initOptions ?? {},
     });
     assert.equal(answer.type, 'init_ok', `worker ${name} init: ${JSON.stringify(answer)}`);
     this.features = answer.features ?? [];
     return worker;
   }
 
-  /** The children of a lock, read after a sync. */
-  async children(lock: string): Promise<LockChild[]> {
+  /** The children of a lock, read after a sync; `nested`: the ephemeral nodes at any depth (a semaphore's). */
+  async children(lock: string, nested = false): Promise<LockChild[]> {
     this.admin ??= await AdminSession.connect(this.options.connect);
-    return this.admin.lockChildren(`${this.lockRoot}/${lock}`);
+    return this.admin.lockChildren(`${this.lockRoot}/${lock}`, nested);
   }
 
   async waitForEvent(match: (event: WorkerEvent & { worker: string }) => boolean, what: string): Promise<WorkerEvent> {
@@ -92,8 +96,15 @@ function expectAnswer(answer: WorkerAnswer, type: WorkerAnswer['type'], what: st
   if (error !== undefined) assert.equal(answer.error, error, detail);
 }
 
-const acquire = (client: string, lock: string, mode: 'try' | 'blocking', timeoutMs?: number, access?: LockAccess): OutgoingRequest =>
-  ({ type: 'acquire', client, lock, mode, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(access === undefined ? {} : { access }) });
+const acquire = (client: string, lock: string, mode: 'try' | 'blocking', timeoutMs?: number, access?: LockAccess, permits?: number): OutgoingRequest =>
+  ({ type: 'acquire', client, lock, mode, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(access === undefined ? {} : { access }), ...(permits === undefined ? {} : { permits }) });
+const campaign = (client: string, election: string): OutgoingRequest => ({ type: 'campaign', client, election });
+const resign = (client: string, election: string): OutgoingRequest => ({ type: 'resign', client, election });
+
+/** The leadership events of `client` in `election` so far. */
+const leadershipOf = (fixture: CaseFixture, client: string, election: string): LeadershipEvent[] =>
+  fixture.events.filter((event): event is LeadershipEvent & { worker: string } =>
+    event.event === 'leadership' && event.client === client && event.election === election);
 const release = (client: string, lock: string, access?: LockAccess): OutgoingRequest =>
   ({ type: 'release', client, lock, ...(access === undefined ? {} : { access }) });
 
@@ -328,6 +339,76 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
         expectAnswer(await worker.request(release(client, lock, 'read')), 'ok', `${client} read release`);
       }
       assert.deepEqual(await fixture.children(lock), [], 'no node left after every release');
+    },
+  },
+  {
+    name: 'election (workers announcing leader): one leader at a time, elected after its campaign, in turn as leaders resign, token its node\'s czxid',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1']), await fixture.worker('w2', ['b1', 'b2'])];
+      if (!fixture.features.includes(WORKER_FEATURES.leader)) return;
+      const election = 'elect';
+      const resource = await startFencedResource({ fencing: true });
+      try {
+        expectAnswer(await w1.request(resign('a1', election)), 'fail', 'a1 resign before any campaign', ANSWER_ERRORS.notCampaigning);
+        const first = await w1.request(campaign('a1', election));
+        expectAnswer(first, 'ok', 'a1 campaigns in an empty election');
+        assert.match(first.session ?? '', /^0x[0-9a-f]+$/, 'the campaign answer names its session');
+        expectAnswer(await w1.request(campaign('a1', election)), 'fail', 'a1 campaigns twice', ANSWER_ERRORS.alreadyCampaigning);
+        const a1 = await fixture.waitForEvent((event) => event.event === 'leadership' && event.client === 'a1' && event.leading, 'a1 elected') as LeadershipEvent;
+        await expectHolderNode(fixture, election, { in_reply_to: null, type: 'ok', token: a1.token ?? null, ...(a1.node === undefined ? {} : { node: a1.node }) }, 'a1 leadership');
+        expectAnswer(await w1.request({ type: 'fenced-write', client: 'a1', election, resource: resource.url(election), value: 1 }), 'ok', 'a1 writes as leader');
+
+        for (const client of ['b1', 'b2']) expectAnswer(await w2.request(campaign(client, election)), 'ok', `${client} campaigns behind a1`);
+        await pause(WAITS_MS);
+        assert.deepEqual([...leadershipOf(fixture, 'b1', election), ...leadershipOf(fixture, 'b2', election)], [], 'nobody else leads while a1 does');
+        expectAnswer(await w2.request({ type: 'fenced-write', client: 'b1', election, resource: resource.url(election), value: 2 }), 'fail', 'b1 writes without leading', ANSWER_ERRORS.notCampaigning);
+
+        const leaders = [a1];
+        expectAnswer(await w1.request(resign('a1', election)), 'ok', 'a1 resigns as leader');
+        for (const remaining = ['b1', 'b2']; remaining.length > 0;) {
+          const next = await fixture.waitForEvent((event) => event.event === 'leadership' && event.leading && remaining.includes(event.client), `a leader among ${remaining.join(', ')}`) as LeadershipEvent;
+          remaining.splice(remaining.indexOf(next.client), 1);
+          leaders.push(next);
+          assert.ok((await fixture.children(election)).some((child) => child.path === next.node), `${next.client}'s node is in the election`);
+          await pause(WAITS_MS / 3);
+          assert.deepEqual(remaining.flatMap((client) => leadershipOf(fixture, client, election)), [], `only ${next.client} leads`);
+          expectAnswer(await w2.request(resign(next.client, election)), 'ok', `${next.client} resigns as leader`);
+        }
+        const tokens = leaders.map((leader) => leader.token ?? null);
+        if (!tokens.every((token) => token === null)) {
+          for (let index = 1; index < tokens.length; index++) assert.ok(tokens[index]! > tokens[index - 1]!, `leadership tokens increase: ${tokens.join(', ')}`);
+        }
+        assert.deepEqual(await fixture.children(election), [], 'no candidate node left after every resign');
+        expectAnswer(await w1.request(resign('a1', election)), 'fail', 'a1 resigns again', ANSWER_ERRORS.notCampaigning);
+      } finally {
+        await resource.close();
+      }
+    },
+  },
+  {
+    name: 'semaphore (workers announcing semaphore): at most permits clients hold a lease, a waiter gets the freed one, no node left',
+    async run(fixture) {
+      const [w1, w2] = [await fixture.worker('w1', ['a1', 'a2']), await fixture.worker('w2', ['b1'])];
+      if (!fixture.features.includes(WORKER_FEATURES.semaphore)) return;
+      const semaphore = 'sem';
+      const lease = (client: string, mode: 'try' | 'blocking', timeoutMs?: number) => acquire(client, semaphore, mode, timeoutMs, undefined, 2);
+      for (const [worker, client] of [[w1, 'a1'], [w2, 'b1']] as const) {
+        const held = await worker.request(lease(client, 'try'));
+        expectAnswer(held, 'ok', `${client} takes a lease of a semaphore of 2`);
+        const node = (await fixture.children(semaphore, true)).find((child) => child.path === held.node);
+        assert.ok(node !== undefined, `${client}'s lease names a node of the semaphore: ${JSON.stringify(held)}`);
+        if (held.token !== null) assert.equal(held.token, node.czxid, `${client}'s token is the czxid of its lease node`);
+      }
+      expectAnswer(await w1.request(lease('a2', 'try')), 'fail', 'a2 try while both permits are taken', ANSWER_ERRORS.held);
+      const waiter = inFlight(w1.request(lease('a2', 'blocking', PATIENT_TIMEOUT_MS)));
+      await pause(WAITS_MS);
+      assert.equal(waiter.answeredAt(), undefined, 'a2 must wait while both permits are taken');
+      const freedAt = performance.now();
+      expectAnswer(await w2.request(release('b1', semaphore)), 'ok', 'b1 gives its lease back');
+      expectAnswer(await waiter.answer, 'ok', 'a2 gets the freed lease');
+      assert.ok(waiter.answeredAt()! > freedAt, 'a2 got its lease only after b1 gave one back');
+      for (const client of ['a1', 'a2']) expectAnswer(await w1.request(release(client, semaphore)), 'ok', `${client} release`);
+      assert.deepEqual(await fixture.children(semaphore, true), [], 'no lease or contender node left');
     },
   },
   {

@@ -25,6 +25,10 @@ export const WORKER_FEATURES = {
   readWrite: 'read-write',
   /** A client holding the write side may acquire the read side, then release the write side (Curator's downgrade). */
   downgrade: 'downgrade',
+  /** campaign and resign requests, leadership events, and fenced-write / read with `election` (revision 1.3). */
+  leader: 'leader',
+  /** acquire takes `permits`: the lock is a counting semaphore of that many leases (revision 1.3). */
+  semaphore: 'semaphore',
 } as const;
 
 /** A client holds at most one hold per lock and side; this names it (the exclusive lock: the lock's name). */
@@ -55,28 +59,47 @@ export const AcquireRequest = z.object({
   /** blocking only: give up after this long (answer fail when the recipe says it did not get the lock). */
   timeoutMs: z.number().int().positive().optional(),
   access: LockAccess.optional(),
+  /** Feature `semaphore`: `lock` is a semaphore of this many permits, and the acquire takes one lease of it. */
+  permits: z.number().int().positive().optional(),
 });
 
 export const ReleaseRequest = z.object({ ...base, type: z.literal('release'), client: z.string(), lock: z.string(), access: LockAccess.optional() });
 
-/** While holding `lock`: POST {client, token, value} to `resource` with the client's own fence token. */
+/**
+ * Feature `leader`: join the election `<lockRoot>/<election>` as a candidate. `ok` once the candidacy is in place;
+ * the worker then reports, by `leadership` events, when the client starts and stops leading.
+ */
+export const CampaignRequest = z.object({ ...base, type: z.literal('campaign'), client: z.string(), election: z.string() });
+
+/** Feature `leader`: withdraw from the election, leading or not. After any answer the client neither leads nor campaigns. */
+export const ResignRequest = z.object({ ...base, type: z.literal('resign'), client: z.string(), election: z.string() });
+
+/**
+ * While holding `lock` (or, feature `leader`, while leading `election`): POST {client, token, value} to `resource`
+ * with the client's own fence token. Exactly one of `lock` and `election`.
+ */
 export const FencedWriteRequest = z.object({
   ...base,
   type: z.literal('fenced-write'),
   client: z.string(),
-  lock: z.string(),
+  lock: z.string().optional(),
+  election: z.string().optional(),
   resource: z.string().url(),
   value: z.number().int(),
-});
+}).refine((request) => (request.lock === undefined) !== (request.election === undefined), { message: 'fenced-write names exactly one of lock and election' });
 
 /**
  * GET `resource` and answer its value. With `lock` (revision 1.2, additive) the GET carries the fence token of the
  * client's hold on that lock (`?client=<c>&token=<t>`; no token when it holds none), so that the resource fences
  * off older holders from the read on, not only from the next write.
  */
-export const ReadRequest = z.object({ ...base, type: z.literal('read'), client: z.string(), resource: z.string().url(), lock: z.string().optional() });
+export const ReadRequest = z.object({
+  ...base, type: z.literal('read'), client: z.string(), resource: z.string().url(), lock: z.string().optional(),
+  /** Feature `leader`: the token is the client's leadership token for this election (none when it does not lead). */
+  election: z.string().optional(),
+});
 
-export const WorkerRequest = z.discriminatedUnion('type', [InitRequest, AcquireRequest, ReleaseRequest, FencedWriteRequest, ReadRequest]);
+export const WorkerRequest = z.discriminatedUnion('type', [InitRequest, AcquireRequest, ReleaseRequest, FencedWriteRequest, ReadRequest, CampaignRequest, ResignRequest]);
 export type WorkerRequest = z.infer<typeof WorkerRequest>;
 export type InitRequest = z.infer<typeof InitRequest>;
 
@@ -101,6 +124,7 @@ export type WorkerAnswer = z.infer<typeof WorkerAnswer>;
 export const OK_ANSWER_BY_REQUEST = {
   acquire: WorkerAnswer.extend({ type: z.literal('ok'), token: z.number().nullable(), node: z.string(), session: z.string() }),
   read: WorkerAnswer.extend({ type: z.literal('ok'), value: z.number() }),
+  campaign: WorkerAnswer.extend({ type: z.literal('ok'), session: z.string() }),
 } as const;
 
 /**
@@ -114,7 +138,7 @@ export const ANSWER_ERRORS = {
   timeout: 'timeout',
   /** acquire, fail: the client's session ended during the acquire, taking any contender node with it. */
   sessionExpired: 'session expired',
-  /** release or fenced-write, fail: the client's lock node went away with its session before this request. */
+  /** release, resign or fenced-write, fail: the client's node went away with its session before this request. */
   lost: 'lost',
   /** release or fenced-write, fail: the client does not hold this lock. */
   notHeld: 'not held',
@@ -124,19 +148,44 @@ export const ANSWER_ERRORS = {
   busy: 'busy',
   /** fenced-write, fail: the resource rejected the token. */
   rejected: 'rejected',
+  /** campaign, fail: the client is a candidate in this election already. */
+  alreadyCampaigning: 'already campaigning',
+  /** resign, fail: the client is no candidate in this election; fenced-write with election, fail: it does not lead. */
+  notCampaigning: 'not campaigning',
   /** any, info: the worker process died before answering (set by the runner, never sent by a worker). */
   workerCrashed: 'worker crashed',
   /** any, info: the runner stopped the worker before it answered (set by the runner). */
   workerStopped: 'worker stopped',
 } as const;
 
-export const WorkerEvent = z.object({
+/** A session of the client changed state. */
+export const SessionEvent = z.object({
   type: z.literal('event'),
   client: z.string(),
   event: z.enum(['connected', 'disconnected', 'expired']),
   session: z.string().optional(),
 });
+
+/**
+ * Feature `leader`: the library says the client now leads `election` (`leading: true`, with the token, the czxid of
+ * its candidate node, that node and its session) or no longer leads it (`leading: false`), without a resign. Only for
+ * a candidacy whose campaign was answered `ok` and that was not resigned.
+ */
+export const LeadershipEvent = z.object({
+  type: z.literal('event'),
+  client: z.string(),
+  event: z.literal('leadership'),
+  election: z.string(),
+  leading: z.boolean(),
+  token: z.number().nullable().optional(),
+  node: z.string().optional(),
+  session: z.string().optional(),
+}).refine((event) => !event.leading || (event.token !== undefined && event.node !== undefined && event.session !== undefined),
+  { message: 'a leadership event with leading: true carries token, node and session' });
+
+export const WorkerEvent = z.union([SessionEvent, LeadershipEvent]);
 export type WorkerEvent = z.infer<typeof WorkerEvent>;
+export type LeadershipEvent = z.infer<typeof LeadershipEvent>;
 
 export const WorkerMessage = z.union([WorkerAnswer, WorkerEvent]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;

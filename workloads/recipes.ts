@@ -57,8 +57,10 @@ type CuratorPart = (typeof CURATOR_PARTS)[number];
 const curatorPackage = (part: CuratorPart, version: string): DebianPackage => ({ name: `libcurator-${part}-java`, version });
 
 /**
- * Curator's classpath: the ZooKeeper client, Curator, guava (Debian's jar carries failureaccess), Jackson for the
- * protocol's JSON (a dependency of libcurator-framework-java) and slf4j-simple, which logs to stderr.
+ * The Java worker's classpath: the ZooKeeper client with its own recipes (zookeeper-recipes-lock and -election, in
+ * libzookeeper-java), Curator, guava (Debian's jar carries failureaccess), Jackson for the protocol's JSON (a
+ * dependency of libcurator-framework-java) and slf4j-simple, which logs to stderr. The worker is one source file
+ * compiled at start, so it needs both libraries' classes whichever it drives.
  * Dependencies come before what depends on them: Debian's jars name their dependencies in their manifests by
  * absolute path (/usr/share/java/curator-client.jar, zookeeper.jar, ...), and the JVM searches a jar's manifest
  * entries right after the jar, so a cached curator-framework.jar listed before the cached curator-client.jar
@@ -67,6 +69,7 @@ const curatorPackage = (part: CuratorPart, version: string): DebianPackage => ({
 export function curatorClasspath(curatorJar: (part: CuratorPart) => string, zookeeperJars: string): string {
   return [
     `${zookeeperJars}/zookeeper-jute.jar`, `${zookeeperJars}/zookeeper.jar`, ...CURATOR_PARTS.map(curatorJar),
+    `${zookeeperJars}/zookeeper-recipes-lock.jar`, `${zookeeperJars}/zookeeper-recipes-election.jar`,
     ...['guava', 'jackson-databind', 'jackson-core', 'jackson-annotations', 'slf4j-api', 'slf4j-simple'].map((jar) => `${SYSTEM_JARS}/${jar}.jar`),
   ].join(':');
 }
@@ -74,8 +77,11 @@ export function curatorClasspath(curatorJar: (part: CuratorPart) => string, zook
 /** Debian bookworm's Curator 5.4.0 with its ZooKeeper 3.8.0 client, all system-wide. */
 export const CURATOR_CLASSPATH = curatorClasspath((part) => `${SYSTEM_JARS}/curator-${part}.jar`, SYSTEM_JARS);
 
-/** A newer Curator from the cache, with the ZooKeeper client it was built for (Curator 5.7 is built on ZooKeeper 3.9). */
-function curatorRecipe(cached?: { version: string; zookeeper: ZooKeeperVersion }): Recipe {
+/**
+ * A newer Curator from the cache, with the ZooKeeper client it was built for (Curator 5.7 is built on ZooKeeper 3.9).
+ * `drives`: Curator's recipes, or ZooKeeper's own (the same worker, which then uses Curator only for its sessions).
+ */
+function curatorRecipe(cached?: { version: string; zookeeper: ZooKeeperVersion }, drives: 'curator' | 'zookeeper' = 'curator'): Recipe {
   const classpath = cached === undefined
     ? CURATOR_CLASSPATH
     : curatorClasspath((part) => join(unpackedDir(curatorPackage(part, cached.version)), 'usr/share/java', `curator-${part}.jar`), zookeeperJarDir(cached.zookeeper));
@@ -83,7 +89,7 @@ function curatorRecipe(cached?: { version: string; zookeeper: ZooKeeperVersion }
     packages: cached === undefined ? [] : [...CURATOR_PARTS.map((part) => curatorPackage(part, cached.version)), ...zookeeperPackages(cached.zookeeper)],
     // C1 only and the serial collector: half the CPU to compile and start the worker, which matters on 2 shared cores.
     launch: (env = process.env) => ({
-      command: ['java', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-cp', classpath, here('./workers/curator/Worker.java')],
+      command: ['java', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-cp', classpath, here('./workers/curator/Worker.java'), ...(drives === 'zookeeper' ? ['zookeeper'] : [])],
       env,
     }),
   };
@@ -101,6 +107,9 @@ export const RECIPES = {
   // Debian trixie's libcurator-*-java ("+ds": Debian's repacked source of 5.7.1). Trixie pairs it with ZooKeeper
   // 3.9.3's client; we take the 3.9.6 one the cache holds for the server anyway.
   'curator@5.7.1': curatorRecipe({ version: '5.7.1+ds', zookeeper: '3.9.6' }),
+  // ZooKeeper's own lock and election recipes, Debian bookworm's libzookeeper-java (zookeeper-recipes-lock and
+  // -election 3.8.0), on the ZooKeeper 3.8.0 client; bookworm's Curator only keeps the sessions.
+  'zk-recipes@3.8.0': curatorRecipe(undefined, 'zookeeper'),
 } as const satisfies Record<string, Recipe>;
 
 /** The names from before versions were selectable; they keep meaning Debian bookworm's versions. */

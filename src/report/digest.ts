@@ -8,7 +8,7 @@ import { readHistory } from '../../ground/history-reader.ts';
 import type { HistoryLine, OpFunction, OpLine, Outcome, ResourceLine, SnapshotLine } from '../../ground/history.ts';
 import type { EventMark, FaultWindow } from './model.ts';
 
-export const OP_FUNCTIONS: readonly OpFunction[] = ['acquire', 'release', 'read', 'fenced-write'];
+export const OP_FUNCTIONS: readonly OpFunction[] = ['acquire', 'release', 'read', 'fenced-write', 'campaign', 'resign'];
 const OUTCOME_CODES: readonly Outcome[] = ['ok', 'fail', 'info'];
 const NS_PER_S = 1e9;
 /** Beyond this many marks the timelines only get clutter; the count of the rest is kept. */

@@ -9,7 +9,7 @@ import { readJson } from './report.ts';
 import { verdictWord } from './render.ts';
 import { STYLE } from './style.ts';
 
-const ANOMALY_TYPES: AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update'];
+const ANOMALY_TYPES: AnomalyType[] = ['double-holder', 'leaked-node', 'stuck-acquire', 'stale-write', 'lost-update', 'double-leader', 'no-leader', 'over-permits'];
 
 interface RunRow {
   id: string;

@@ -33,6 +33,9 @@ const ANOMALY_NAMES: Record<Anomaly['type'], string> = {
   'stuck-acquire': 'stuck acquire',
   'stale-write': 'stale write',
   'lost-update': 'lost update',
+  'double-leader': 'double leader',
+  'no-leader': 'no leader',
+  'over-permits': 'over permits',
 };
 /** What each figure shows, in words, under the checker's own explanation. */
 const FIGURE_CAPTIONS: Record<Anomaly['type'], string> = {
@@ -41,6 +44,9 @@ const FIGURE_CAPTIONS: Record<Anomaly['type'], string> = {
   'stuck-acquire': 'The purple bar is the acquire that waited and never got the lock; blue bars are the lock\'s holders before it. No hold window means the lock was free while the acquire waited.',
   'stale-write': 'Every write the resource saw around the anomaly, by fence token: the red dot is the stale write, accepted although a higher token had been accepted before it.',
   'lost-update': 'Every write the resource saw around the anomaly, by fence token: the red dot is the write whose increment was lost.',
+  'double-leader': 'Each row is a client; blue bars are the windows in which it believed it led the election, red is the time both led it. Shaded bands are faults in force.',
+  'no-leader': 'The purple bar is the stretch in which nobody led the election although a candidate with a connected session could have. Shaded bands are faults in force.',
+  'over-permits': 'Each row is a client; blue bars are the windows in which it believed it held a lease of the semaphore, red is the time more clients held one than it has permits.',
 };
 
 export const verdictWord = (valid: Validity | undefined): string =>
@@ -128,6 +134,25 @@ function anomalyDetails(anomaly: Anomaly): Html {
     case 'stale-write':
       return html`${facts([['resource', html`<code>${anomaly.resource}</code>`], ['compared', anomaly.tokenKind === 'fence' ? 'fence tokens' : 'hold-window starts (the recipe gives no token)']])}
         ${writesTable([['newer token, accepted first', anomaly.newer], ['stale write, accepted after', anomaly.write]])}`;
+    case 'double-leader':
+      return html`${facts([
+        ['election', html`<code>${anomaly.election}</code>`],
+        ['overlap', `${seconds(anomaly.overlap.start)} – ${seconds(anomaly.overlap.end)} (${milliseconds((anomaly.overlap.end - anomaly.overlap.start) / 1e6)} ms)`],
+      ])}${windowsTable(anomaly.windows.map((window) => ({ ...window, lock: window.election, access: null, acquireOp: window.campaignOp, releaseOp: window.resignOp })))}`;
+    case 'no-leader':
+      return facts([
+        ['election', html`<code>${anomaly.election}</code>`],
+        ['nobody led', `${seconds(anomaly.leaderless.start)} – ${seconds(anomaly.leaderless.end)}`],
+        ['candidates that could have', anomaly.candidates.join(', ')],
+        ['lowest candidate node', anomaly.blockingNode === null ? 'none seen' : html`<code>${anomaly.blockingNode.path}</code> (czxid ${anomaly.blockingNode.czxid})`],
+        ['its owner', describeOwner(anomaly.blockingOwner)],
+      ]);
+    case 'over-permits':
+      return html`${facts([
+        ['semaphore', html`<code>${anomaly.lock}</code>`],
+        ['permits', anomaly.permits],
+        ['overlap', `${seconds(anomaly.overlap.start)} – ${seconds(anomaly.overlap.end)} (${milliseconds((anomaly.overlap.end - anomaly.overlap.start) / 1e6)} ms)`],
+      ])}${windowsTable(anomaly.windows)}`;
     case 'lost-update':
       return html`${facts([
         ['resource', html`<code>${anomaly.resource}</code>`],
@@ -139,7 +164,7 @@ function anomalyDetails(anomaly: Anomaly): Html {
 }
 
 function anomalyWhere(anomaly: Anomaly): string {
-  return 'lock' in anomaly ? anomaly.lock : anomaly.resource;
+  return 'lock' in anomaly ? anomaly.lock : 'election' in anomaly ? anomaly.election : anomaly.resource;
 }
 
 function anomalyArticle(anomaly: Anomaly, index: number, data: ReportData): Html {

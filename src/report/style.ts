@@ -31,7 +31,7 @@ table.numbers td { text-align: right; font-variant-numeric: tabular-nums; } tabl
 .anomaly .when { color: var(--muted); font-weight: normal; font-size: 14px; }
 .explanation { font-size: 16px; margin: 4px 0 8px; }
 .tag { color: #fff; background: var(--invalid); border-radius: 4px; padding: 1px 8px; font-size: 13px; text-transform: uppercase; letter-spacing: .5px; }
-.tag.leaked-node, .tag.stuck-acquire { background: #6a1b9a; } .tag.stale-write, .tag.lost-update { background: #ad1457; }
+.tag.leaked-node, .tag.stuck-acquire, .tag.no-leader { background: #6a1b9a; } .tag.stale-write, .tag.lost-update { background: #ad1457; }
 .caption { color: var(--muted); font-size: 14px; margin: 6px 0; }
 .side-by-side th { background: #f7f7f7; font-weight: normal; color: var(--muted); }
 figure { margin: 10px 0 24px; } figcaption { font-weight: 600; margin-bottom: 4px; }

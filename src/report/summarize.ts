@@ -294,6 +294,26 @@ function figureFor(anomaly: Anomaly, digest: Digest): AnomalyFigure | WriteFigur
       const rows = acquire === null ? [] : [acquire.client];
       return windowFigure(digest, anomaly.lock, [Math.max(0, start - 5), (anomaly.span.end / NS)], bars, rows);
     }
+    case 'double-leader': {
+      const bars = anomaly.windows.flatMap((window) => [
+        { row: window.client, start: window.start / NS, end: (window.end ?? end * NS) / NS, tone: 'hold' as const, label: `${window.client} leads ${anomaly.election} (token ${window.token ?? 'none'})` },
+        { row: window.client, start: anomaly.overlap.start / NS, end: anomaly.overlap.end / NS, tone: 'overlap' as const, label: `both ${anomaly.windows[0].client} and ${anomaly.windows[1].client} lead ${anomaly.election}` },
+      ]);
+      return windowFigure(digest, anomaly.election, [anomaly.windows[0].start / NS, Math.max(bars[0]!.end, bars[2]!.end)], bars, anomaly.windows.map((window) => window.client));
+    }
+    case 'no-leader': {
+      const row = `nobody leads ${anomaly.election}`;
+      const bars = [{ row, start: anomaly.leaderless.start / NS, end: anomaly.leaderless.end / NS, tone: 'waiting' as const, label: `candidates ${anomaly.candidates.join(', ')}` }];
+      return windowFigure(digest, anomaly.election, [Math.max(0, anomaly.leaderless.start / NS - 2), anomaly.leaderless.end / NS], bars, [row]);
+    }
+    case 'over-permits': {
+      const bars = anomaly.windows.flatMap((window) => [
+        { row: window.client, start: window.start / NS, end: (window.end ?? end * NS) / NS, tone: 'hold' as const, label: `${window.client} holds a lease of ${anomaly.lock}` },
+        { row: window.client, start: anomaly.overlap.start / NS, end: anomaly.overlap.end / NS, tone: 'overlap' as const, label: `${anomaly.windows.length} hold ${anomaly.lock}, which has ${anomaly.permits} permits` },
+      ]);
+      const first = Math.min(...anomaly.windows.map((window) => window.start)) / NS;
+      return windowFigure(digest, anomaly.lock, [first, anomaly.overlap.end / NS], bars, anomaly.windows.map((window) => window.client));
+    }
     case 'stale-write':
     case 'lost-update': {
       const focus = anomaly.write;

@@ -35,3 +35,12 @@ describe.each(subjects)('worker %s', (name, launch) => {
     it(testCase.name, async () => runCase(testCase, { ...(await launch()), connect: testbed!.cluster.connectString(), logDir: join(logRoot, name) }));
   }
 });
+
+// Curator's second leader recipe, picked by the worker option leaderRecipe (the first, LeaderLatch, is the default).
+describe.each(['curator@5.4.0', 'curator@5.7.1'] as const)('worker %s with leaderRecipe selector (LeaderSelector)', (name) => {
+  for (const testCase of CONFORMANCE_CASES.filter((candidate) => candidate.name.startsWith('election'))) {
+    it(testCase.name, async () => runCase(testCase, {
+      ...(await prepareRecipe(name)), connect: testbed!.cluster.connectString(), logDir: join(logRoot, `${name}-selector`), initOptions: { leaderRecipe: 'selector' },
+    }));
+  }
+});

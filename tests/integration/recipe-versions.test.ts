@@ -24,6 +24,8 @@ const JAVA_PROBE = `public class Probe {
     System.out.println(from(org.apache.curator.framework.recipes.locks.InterProcessMutex.class));
     System.out.println(from(org.apache.zookeeper.data.Stat.class));
     System.out.println(org.apache.zookeeper.Version.getFullVersion().replaceAll("-.*", ""));
+    System.out.println(from(org.apache.zookeeper.recipes.lock.WriteLock.class));
+    System.out.println(from(org.apache.zookeeper.recipes.leader.LeaderElectionSupport.class));
   }
 }
 `;
@@ -69,6 +71,14 @@ describe('recipe versions', () => {
       `${DEBS_CACHE}unpacked/libcurator-${part}-java_5.7.1+ds/usr/share/java/curator-${part}-5.7.1.jar`));
     expect(cached[3]).toBe(`${DEBS_CACHE}unpacked/libzookeeper-java_3.9.6/usr/share/java/zookeeper-jute-3.9.6.jar`);
     expect(cached[4]).toBe('3.9.6');
+  });
+
+  it('zk-recipes@3.8.0 is ZooKeeper\'s own lock and election recipes of bookworm\'s libzookeeper-java, on its 3.8.0 client, driven by the Java worker\'s zookeeper mode', async () => {
+    const loads = await curatorLoads('zk-recipes@3.8.0');
+    expect(loads[4]).toBe('3.8.0');
+    expect(loads.slice(5)).toEqual(['/usr/share/java/zookeeper-recipes-lock.jar', '/usr/share/java/zookeeper-recipes-election.jar']);
+    expect(RECIPES['zk-recipes@3.8.0'].launch().command.at(-1)).toBe('zookeeper');
+    expect(RECIPES['zk-recipes@3.8.0'].packages).toEqual([]);
   });
 
   it('the old names are the bookworm versions, and every name is a recipe', () => {

@@ -1,4 +1,5 @@
-"""kazoo worker: drives kazoo's Lock recipe, exactly as Debian ships it, through docs/worker-protocol.md.
+"""kazoo worker: drives kazoo's Lock, ReadLock, WriteLock, Semaphore and Election recipes, exactly as Debian ships
+them, through docs/worker-protocol.md.
 
 One process is one client host: one KazooClient (one ZooKeeper session) per client id. Each request runs on a
 thread of its own, so a blocked acquire never stalls another client; answers and events are single JSON lines
@@ -16,7 +17,7 @@ import urllib.request
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, LockTimeout, NoNodeError, SessionExpiredError
 from kazoo.protocol.states import KazooState
-from kazoo.recipe.lock import Lock, ReadLock, WriteLock
+from kazoo.recipe.lock import Lock, ReadLock, Semaphore, WriteLock
 from kazoo.retry import KazooRetry, RetryFailedError
 
 PROTOCOL_VERSION = 1
@@ -31,13 +32,14 @@ COMMAND_RETRY_MARGIN_S = 2.0
 # `error` strings with a fixed meaning: ANSWER_ERRORS in workloads/protocol.ts.
 HELD, TIMEOUT, SESSION_EXPIRED, LOST = "held", "timeout", "session expired", "lost"
 NOT_HELD, ALREADY_HELD, BUSY, REJECTED = "not held", "already held", "busy", "rejected"
+ALREADY_CAMPAIGNING, NOT_CAMPAIGNING = "already campaigning", "not campaigning"
 
 LIBRARY_ERRORS = (KazooException, RetryFailedError)
 
 # acquire's `access` -> kazoo's recipe: none is the exclusive Lock, read and write the sides of the shared lock.
 LOCK_CLASSES = {None: Lock, "read": ReadLock, "write": WriteLock}
 # WORKER_FEATURES in workloads/protocol.ts. No downgrade: kazoo's ReadLock waits behind its own client's WriteLock.
-FEATURES = ["read-write"]
+FEATURES = ["read-write", "leader", "semaphore"]
 
 log = logging.getLogger("kazoo-worker")
 
@@ -92,11 +94,14 @@ REQUEST_FIELDS = {
     "init": {"protocolVersion": (INTEGER, True), "connect": (STRING, True), "sessionTimeoutMs": (INTEGER, True),
              "clients": (ARRAY, True), "lockRoot": (STRING, True), "options": (OBJECT, False)},
     "acquire": {"client": (STRING, True), "lock": (STRING, True), "mode": (STRING, True),
-                "timeoutMs": (INTEGER, False), "access": (STRING, False)},
+                "timeoutMs": (INTEGER, False), "access": (STRING, False), "permits": (INTEGER, False)},
     "release": {"client": (STRING, True), "lock": (STRING, True), "access": (STRING, False)},
-    "fenced-write": {"client": (STRING, True), "lock": (STRING, True), "resource": (STRING, True),
-                     "value": (INTEGER, True)},
-    "read": {"client": (STRING, True), "resource": (STRING, True), "lock": (STRING, False)},
+    "fenced-write": {"client": (STRING, True), "lock": (STRING, False), "election": (STRING, False),
+                     "resource": (STRING, True), "value": (INTEGER, True)},
+    "read": {"client": (STRING, True), "resource": (STRING, True), "lock": (STRING, False),
+             "election": (STRING, False)},
+    "campaign": {"client": (STRING, True), "election": (STRING, True)},
+    "resign": {"client": (STRING, True), "election": (STRING, True)},
 }
 
 
@@ -137,6 +142,10 @@ def check_fields(request):
             raise BadRequest("acquire: mode must be 'try' or 'blocking'")
         if request.get("timeoutMs", 1) <= 0:
             raise BadRequest("acquire: timeoutMs must be positive")
+        if request.get("permits", 1) <= 0 or ("permits" in request and "access" in request):
+            raise BadRequest("acquire: permits must be positive, and a semaphore has no sides")
+    if kind == "fenced-write" and ("lock" in request) == ("election" in request):
+        raise BadRequest("fenced-write: exactly one of 'lock' and 'election'")
     if kind in ("acquire", "release") and request.get("access") not in LOCK_CLASSES:
         raise BadRequest("%s: access must be 'read' or 'write' (or absent, the exclusive lock)" % kind)
     if kind == "init" and (not request["clients"] or not all(isinstance(c, str) for c in request["clients"])):
@@ -162,8 +171,9 @@ class Client:
         self.closing = False
         self.busy = False
         self.holds = {}  # (lock name, access) -> Hold; access None is the exclusive lock
+        self.candidacies = {}  # election -> Candidacy
         self.state_lock = threading.Lock()  # guards busy and holds
-        timeout_s = session_timeout_ms / 1000.0
+        timeout_s = self.session_timeout_s = session_timeout_ms / 1000.0
         retry_deadline_s = COMMAND_RETRY_SESSIONS * timeout_s + COMMAND_RETRY_MARGIN_S
         # The Lock recipe keeps its own retry policy, as shipped; this one bounds our token lookup and release.
         self.zk = KazooClient(hosts=connect, timeout=timeout_s,
@@ -203,7 +213,9 @@ class Client:
 
     def contender_nodes(self, lock):
         """The nodes a given-up Lock attempt still has in the queue: its own, or, if the reply to its create was
-        lost, any child named with its prefix."""
+        lost, any child named with its prefix. A Semaphore's attempt has one possible node, its lease."""
+        if isinstance(lock, Semaphore):
+            return [lock.create_path] if self.node_stat(lock.create_path) is not None else []
         if lock.node is not None:
             node = lock.path + "/" + lock.node
             return [node] if self.node_stat(node) is not None else []
@@ -218,6 +230,81 @@ class Client:
     def node_stat(self, node):
         """exists() through connection loss and session expiry, within the command retry's deadline."""
         return self.zk.retry(self.zk.exists, node)
+
+
+class Candidacy:
+    """A client's candidacy in one election: kazoo's Election.run on a thread of its own, which leads (runs its
+    leadership function) until the resign. kazoo tells a leader nothing when its session goes: no leading-false
+    event ever comes from it. Leadership events go out only once the campaign is answered (announce)."""
+
+    def __init__(self, client, election, path):
+        self.client, self.name = client, election
+        self.election = client.zk.Election(path, client.id)
+        self.resigning = threading.Event()
+        self.flags = threading.Lock()  # guards announced, leading, resigned
+        self.announced = self.leading = self.resigned = False
+        self.token = self.node = self.session = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self.election.run(self._lead)
+        except Exception as e:  # the election ended by an error: the client is no candidate any more
+            log.warning("election %s of %s: %s", self.name, self.client.id, describe(e))
+
+    def _lead(self):
+        lock = self.election.lock
+        node = lock.path + "/" + lock.node
+        try:
+            stat = self.client.node_stat(node)
+        except LIBRARY_ERRORS as e:
+            stat = None
+            log.warning("elected in %s, but %s could not be read: %s", lock.path, node, describe(e))
+        if stat is not None:
+            with self.flags:
+                if not self.resigned:
+                    self.token, self.node, self.session = stat.czxid, node, session_hex(stat.ephemeralOwner)
+                    self.leading = True
+                    if self.announced:
+                        self._send_leadership()
+        self.resigning.wait()
+
+    def announce(self):
+        with self.flags:
+            self.announced = True
+            if self.leading:
+                self._send_leadership()
+
+    def leading_token(self):
+        with self.flags:
+            return self.token if self.leading else None
+
+    def _send_leadership(self):
+        self.client.output.send({"type": "event", "client": self.client.id, "event": "leadership", "election": self.name,
+                                 "leading": True, "token": self.token, "node": self.node, "session": self.session})
+
+    def resign(self):
+        """Ends the leadership function, or cancels the waiting acquire; ok once the thread is done and no node of
+        the attempt is left (kazoo's cleanup after a cancel swallows a failed delete: then info)."""
+        with self.flags:
+            self.resigned, self.leading = True, False
+        self.resigning.set()
+        self.election.cancel()
+        self.thread.join(COMMAND_RETRY_SESSIONS * self.client.session_timeout_s + COMMAND_RETRY_MARGIN_S)
+        if self.thread.is_alive():
+            return answer("info", "resign: the election is still running", session=self.client.current_session())
+        try:
+            remaining = self.client.contender_nodes(self.election.lock)
+        except LIBRARY_ERRORS as e:
+            return answer("info", "resigned, but whether the candidate node is gone is unknown: %s" % describe(e),
+                          session=self.client.current_session())
+        if remaining:
+            return answer("info", "resigned, but kazoo left %s in the queue" % ", ".join(remaining),
+                          session=self.client.current_session())
+        return answer("ok", session=self.client.current_session())
 
 
 class Worker:
@@ -256,6 +343,22 @@ class Worker:
         kind = request["type"]
         if kind == "acquire":
             return self.acquire(client, request)
+        if kind == "campaign":
+            return self.campaign(client, request["election"])
+        if kind == "resign":
+            candidacy = client.candidacies.pop(request["election"], None)
+            if candidacy is None:
+                return answer("fail", NOT_CAMPAIGNING, session=client.current_session())
+            return candidacy.resign()
+        if "election" in request:
+            # A leader's read and write carry its leadership token.
+            candidacy = client.candidacies.get(request["election"])
+            token = None if candidacy is None else candidacy.leading_token()
+            if kind == "read":
+                return read_resource(request["resource"], client.id, token)
+            if token is None:
+                return answer("fail", NOT_CAMPAIGNING, session=client.current_session())
+            return write_resource(request["resource"], client.id, token, candidacy.session, request["value"])
         key = (request.get("lock"), request.get("access"))
         with client.state_lock:
             hold = client.holds.get(key)
@@ -266,7 +369,17 @@ class Worker:
             return answer("fail", NOT_HELD, session=client.current_session())
         if kind == "release":
             return self.release(client, key, hold)
-        return write_resource(request["resource"], client.id, hold, request["value"])
+        if hold.token is None:
+            return answer("fail", "no fence token: the acquire could not read one", session=hold.session)
+        return write_resource(request["resource"], client.id, hold.token, hold.session, request["value"])
+
+    def campaign(self, client, election):
+        if election in client.candidacies:
+            return answer("fail", ALREADY_CAMPAIGNING, session=client.current_session())
+        candidacy = Candidacy(client, election, self.lock_root + "/" + election)
+        client.candidacies[election] = candidacy
+        candidacy.start()
+        return answer("ok", session=client.current_session())
 
     def acquire(self, client, request):
         name, access = request["lock"], request.get("access")
@@ -274,8 +387,12 @@ class Worker:
         with client.state_lock:
             if key in client.holds:
                 return answer("fail", ALREADY_HELD, session=client.current_session())
-        # A fresh Lock object per attempt, as in kazoo issue #732's report.
-        lock = LOCK_CLASSES[access](client.zk, self.lock_root + "/" + name)
+        # A fresh Lock object per attempt, as in kazoo issue #732's report; a Semaphore of `permits` leases likewise.
+        path = self.lock_root + "/" + name
+        if "permits" in request:
+            lock = client.zk.Semaphore(path, client.id, max_leases=request["permits"])
+        else:
+            lock = LOCK_CLASSES[access](client.zk, path)
         try:
             if request["mode"] == "try":
                 acquired, refusal = lock.acquire(blocking=False), HELD
@@ -291,7 +408,7 @@ class Worker:
             return answer("info", "acquire: %s" % describe(e), session=client.current_session())
         if not acquired:
             return self.gave_up(client, lock, refusal)
-        node = lock.path + "/" + lock.node
+        node = lock.create_path if isinstance(lock, Semaphore) else lock.path + "/" + lock.node
         hold = Hold(lock, node, None, client.current_session())
         with client.state_lock:
             client.holds[key] = hold
@@ -388,18 +505,16 @@ def http_json(url, body=None):
         return status, None
 
 
-def write_resource(url, client_id, hold, value):
-    """The write with this hold's token: accepted → ok; rejected → fail; no clear answer → info."""
-    if hold.token is None:
-        return answer("fail", "no fence token: the acquire could not read one", session=hold.session)
+def write_resource(url, client_id, token, session, value):
+    """The write with a hold's or a leader's token: accepted → ok; rejected → fail; no clear answer → info."""
     try:
-        status, reply = http_json(url, {"client": client_id, "token": hold.token, "value": value})
+        status, reply = http_json(url, {"client": client_id, "token": token, "value": value})
     except (OSError, ValueError) as e:
-        return answer("info", "POST %s: %s" % (url, describe(e)), session=hold.session)
+        return answer("info", "POST %s: %s" % (url, describe(e)), session=session)
     accepted = reply.get("accepted") if isinstance(reply, dict) else None
     if status != 200 or not isinstance(accepted, bool):
-        return answer("info", "POST %s: HTTP %d without a verdict" % (url, status), session=hold.session)
-    return answer("ok", session=hold.session) if accepted else answer("fail", REJECTED, session=hold.session)
+        return answer("info", "POST %s: HTTP %d without a verdict" % (url, status), session=session)
+    return answer("ok", session=session) if accepted else answer("fail", REJECTED, session=session)
 
 
 def read_resource(url, client_id, token):
@@ -430,6 +545,11 @@ def serve(worker, request):
         with client.state_lock:
             client.busy = False
     worker.output.send(dict(result, in_reply_to=request["id"]))
+    if request["type"] == "campaign":
+        # Its leadership events may go out from now on: after the campaign's answer.
+        candidacy = client.candidacies.get(request["election"])
+        if candidacy is not None:
+            candidacy.announce()
 
 
 def dispatch(worker, request):

@@ -1,22 +1,39 @@
 /**
  * The protocol side of the Node worker (docs/worker-protocol.md): turns requests into recipe calls and recipe
- * outcomes into answers. It keeps what each client believes it holds, which is what release, fenced-write and read use.
+ * outcomes into answers. It keeps what each client believes it holds, which is what release, fenced-write and read use,
+ * and its candidacies: a campaign is the exclusive lock of the election acquired in the background, without a
+ * deadline; getting it is being elected (a leadership event), resigning gives it up, waiting or held.
  */
 import {
   ANSWER_ERRORS, holdKey, WORKER_FEATURES, WorkerRequest, type InitRequest, type WorkerAnswer, type WorkerMessage,
 } from '../../protocol.ts';
 import { LockRecipe, type Hold, type Outcome } from './lock-recipe.ts';
 import { LockClient, type Session } from './session.ts';
+import { deferred, type Deferred } from './wait.ts';
 
 type Request = Exclude<WorkerRequest, InitRequest>;
 
 /** After this long, init names the clients still connecting on stderr (it keeps waiting: the runner bounds init). */
 const SLOW_INIT_MS = 10_000;
 
+/** A client's candidacy in one election: the background acquire of the election's lock, and its hold once elected. */
+interface Candidacy {
+  session: Session;
+  /** Resolved by resign: the acquire stops waiting and gives its node up. */
+  cancel: Deferred<void>;
+  /** The background acquire's outcome. */
+  outcome: Promise<Outcome<{ node: string; token: number | null }>>;
+  /** Set once elected. */
+  hold: Hold | null;
+  resigned: boolean;
+}
+
 export class WorkerHost {
   private readonly clients = new Map<string, LockClient>();
   /** client → holdKey(lock, access) → what the client believes it holds. */
   private readonly holds = new Map<string, Map<string, Hold>>();
+  /** client → election → its candidacy. */
+  private readonly candidacies = new Map<string, Map<string, Candidacy>>();
   /** Clients with a request in progress: the protocol allows one at a time per client. */
   private readonly busy = new Set<string>();
   private lockRoot = '';
@@ -75,6 +92,7 @@ export class WorkerHost {
     this.lockRoot = request.lockRoot.replace(/\/$/, '');
     for (const id of new Set(request.clients)) {
       this.holds.set(id, new Map());
+      this.candidacies.set(id, new Map());
       this.clients.set(id, new LockClient(id, request.connect, request.sessionTimeoutMs, this.send, (session) => this.sessionEnded(id, session)));
     }
     const slow = setTimeout(() => {
@@ -85,7 +103,7 @@ export class WorkerHost {
     await Promise.all([...this.clients.values()].map((client) => client.current.untilConnected()));
     clearTimeout(slow);
     // No downgrade: ZooKeeper's shared-lock recipe has none (a read behind the client's own write waits for it).
-    return { type: 'init_ok', features: [WORKER_FEATURES.readWrite] };
+    return { type: 'init_ok', features: [WORKER_FEATURES.readWrite, WORKER_FEATURES.leader, WORKER_FEATURES.semaphore] };
   }
 
   private async perform(client: LockClient, request: Request): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
@@ -96,7 +114,9 @@ export class WorkerHost {
         if (holds.has(key)) return { type: 'fail', error: ANSWER_ERRORS.alreadyHeld };
         const session = client.current;
         const deadline = request.mode === 'blocking' && request.timeoutMs !== undefined ? performance.now() + request.timeoutMs : Infinity;
-        const outcome = await this.recipe.acquire(session, `${this.lockRoot}/${request.lock}`, request.mode, deadline, request.access);
+        const outcome = await this.recipe.acquire(session, `${this.lockRoot}/${request.lock}`, request.mode, deadline, {
+          ...(request.access === undefined ? {} : { access: request.access }), ...(request.permits === undefined ? {} : { permits: request.permits }),
+        });
         if (outcome.type !== 'ok') return withSession(outcome, session);
         holds.set(key, { lock: request.lock, node: outcome.node, token: outcome.token, session, lost: false });
         return { type: 'ok', token: outcome.token, node: outcome.node, session: session.id };
@@ -110,24 +130,78 @@ export class WorkerHost {
         return withSession(await this.recipe.release(hold), hold.session);
       }
       case 'fenced-write': {
-        const hold = holds.get(holdKey(request.lock, undefined));
-        if (hold === undefined) return { type: 'fail', error: ANSWER_ERRORS.notHeld };
+        const hold = this.guardHold(client.id, request);
+        if (hold === undefined) return { type: 'fail', error: request.lock === undefined ? ANSWER_ERRORS.notCampaigning : ANSWER_ERRORS.notHeld };
         if (hold.lost) return { type: 'fail', error: ANSWER_ERRORS.lost, session: hold.session.id };
         return withSession(await postWrite(request.resource, { client: client.id, token: hold.token, value: request.value }), hold.session);
       }
-      case 'read': {
+      case 'read':
         // The hold's token goes with the read, so that the resource fences older holders off from here on.
-        const hold = request.lock === undefined ? undefined : holds.get(holdKey(request.lock, undefined));
-        return readResource(request.resource, client.id, hold?.token ?? null);
-      }
+        return readResource(request.resource, client.id, this.guardHold(client.id, request)?.token ?? null);
+      case 'campaign':
+        return this.campaign(client, request.election);
+      case 'resign':
+        return this.resign(client, request.election);
     }
   }
 
-  /** A recipe that watches its session tells each holder of that session that its lock is lost. */
+  /** The hold that entitles a fenced write or read: of the exclusive lock, or the leadership of the election. */
+  private guardHold(clientId: string, request: { lock?: string | undefined; election?: string | undefined }): Hold | undefined {
+    if (request.lock !== undefined) return this.holds.get(clientId)!.get(holdKey(request.lock, undefined));
+    return request.election === undefined ? undefined : (this.candidacies.get(clientId)!.get(request.election)?.hold ?? undefined);
+  }
+
+  /** `ok` once the candidate node is in the queue; the election itself is reported by a leadership event. */
+  private async campaign(client: LockClient, election: string): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
+    const candidacies = this.candidacies.get(client.id)!;
+    if (candidacies.has(election)) return { type: 'fail', error: ANSWER_ERRORS.alreadyCampaigning };
+    const session = client.current;
+    const queued = deferred<string>();
+    const cancel = deferred();
+    const outcome = this.recipe.acquire(session, `${this.lockRoot}/${election}`, 'blocking', Infinity, { cancel: cancel.promise, onQueued: (node) => queued.resolve(node) });
+    const candidacy: Candidacy = { session, cancel, outcome, hold: null, resigned: false };
+    candidacies.set(election, candidacy);
+    // Being elected takes a ZooKeeper round trip after the node is queued, by which time this ok is on stdout:
+    // the leadership event always follows the campaign's answer.
+    void outcome.then((elected) => {
+      if (elected.type !== 'ok' || candidacy.resigned) return;
+      candidacy.hold = { lock: election, node: elected.node, token: elected.token, session, lost: false };
+      this.send({ type: 'event', client: client.id, event: 'leadership', election, leading: true, token: elected.token, node: elected.node, session: session.id });
+    });
+    // The node is queued before the acquire can succeed, so only a failure can come first.
+    const first = await Promise.race([queued.promise.then(() => null), outcome]);
+    if (first === null || first.type === 'ok') return { type: 'ok', session: session.id };
+    // It ended before its node was queued: nothing of it is left.
+    candidacies.delete(election);
+    return withSession(first, session);
+  }
+
+  /** Gives up the candidacy: deletes the node of a leader, or stops the waiting acquire, which deletes its own. */
+  private async resign(client: LockClient, election: string): Promise<Omit<WorkerAnswer, 'in_reply_to'>> {
+    const candidacies = this.candidacies.get(client.id)!;
+    const candidacy = candidacies.get(election);
+    if (candidacy === undefined) return { type: 'fail', error: ANSWER_ERRORS.notCampaigning };
+    // Whatever the answer, the client no longer campaigns nor leads.
+    candidacies.delete(election);
+    candidacy.resigned = true;
+    candidacy.cancel.resolve();
+    const outcome = await candidacy.outcome;
+    if (outcome.type === 'ok') return withSession(await this.recipe.release(candidacy.hold ?? { lock: election, node: outcome.node, token: outcome.token, session: candidacy.session, lost: false }), candidacy.session);
+    // The wait gave up its node (a timeout-like fail) or its session is gone: either way nothing of it remains.
+    if (outcome.type === 'fail') return { type: outcome.error === ANSWER_ERRORS.sessionExpired ? 'fail' : 'ok', ...(outcome.error === ANSWER_ERRORS.sessionExpired ? { error: ANSWER_ERRORS.lost } : {}), session: candidacy.session.id };
+    return withSession(outcome, candidacy.session);
+  }
+
+  /** A recipe that watches its session tells each holder of that session that its lock is lost, and each leader that it no longer leads. */
   private sessionEnded(clientId: string, session: Session): void {
     if (!this.recipe.policy.watchSession) return;
     for (const hold of this.holds.get(clientId)?.values() ?? []) {
       if (hold.session === session) hold.lost = true;
+    }
+    for (const [election, candidacy] of this.candidacies.get(clientId) ?? []) {
+      if (candidacy.session !== session || candidacy.hold === null || candidacy.hold.lost) continue;
+      candidacy.hold.lost = true;
+      this.send({ type: 'event', client: clientId, event: 'leadership', election, leading: false, session: session.id });
     }
   }
 }

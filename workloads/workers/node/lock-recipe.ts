@@ -3,7 +3,9 @@
  * predecessor) with the choices that decide whether it survives faults as policy flags. `NAIVE` is how many
  * recipes are written and reproduces pathologies P1 and P3 (README.md); `SAFE` is the one we would ship.
  * The same queue serves ZooKeeper's shared-lock recipe: `read-` and `write-` nodes instead of `lock-`; a writer
- * waits for the node just before it, a reader only for the last non-read node before it.
+ * waits for the node just before it, a reader only for the last non-read node before it. And a semaphore of N
+ * permits: `lease-` nodes, the N lowest hold; a waiter watches the children (any of the nodes before it may go).
+ * An election is the exclusive lock held in the background (workers/node/host.ts): the lowest node leads.
  */
 import { randomUUID } from 'node:crypto';
 import { ANSWER_ERRORS, type LockAccess } from '../../protocol.ts';
@@ -56,32 +58,50 @@ const SEQUENCE_DIGITS = 10;
 /** After a connection loss, wait this long before retrying, so a client between two connections does not spin. */
 const RETRY_PAUSE_MS = 20;
 
+/** What else an acquire may be given. */
+export interface AcquireOptions {
+  /** A side of the shared lock; absent, the exclusive lock. */
+  access?: LockAccess;
+  /** The lock is a semaphore of this many leases (excludes `access`). */
+  permits?: number;
+  /** Resolving it gives up a blocking wait as a timeout does (a campaign's resign). */
+  cancel?: Promise<void>;
+  /** Called once our node is in the queue, with its path. */
+  onQueued?: (node: string) => void;
+}
+
 export class LockRecipe {
   constructor(readonly policy: RecipePolicy) {}
 
-  /**
-   * `deadline` (performance.now() ms) bounds a blocking wait; Infinity waits for ever. `access`: a side of the
-   * shared lock; absent, the exclusive lock.
-   */
-  async acquire(session: Session, lockPath: string, mode: 'try' | 'blocking', deadline: number, access?: LockAccess): Promise<Outcome<{ node: string; token: number | null }>> {
+  /** `deadline` (performance.now() ms) bounds a blocking wait; Infinity waits for ever. */
+  async acquire(session: Session, lockPath: string, mode: 'try' | 'blocking', deadline: number, options: AcquireOptions = {}): Promise<Outcome<{ node: string; token: number | null }>> {
+    const { access, permits, cancel } = options;
     try {
-      const node = await this.createContender(session, lockPath, access ?? 'lock');
+      const node = await this.createContender(session, lockPath, permits !== undefined ? 'lease' : (access ?? 'lock'));
+      options.onQueued?.(node);
       const name = node.slice(lockPath.length + 1);
       for (;;) {
-        const children = await untilDone(session, () => session.handle.get_children(lockPath, false));
+        const changed = deferred();
+        // A semaphore's waiter may be let in by the departure of any node before it: it watches them all.
+        const children = await untilDone(session, () =>
+          permits === undefined ? session.handle.get_children(lockPath, false) : session.handle.w_get_children(lockPath, () => changed.resolve()));
         const queue = children.filter(isContender).sort(bySequence);
         const position = queue.indexOf(name);
         // Only the session's end removes our ephemeral node (nobody else deletes it).
         if (position < 0) throw new SessionGone();
-        const blocker = access === 'read' ? queue.slice(0, position).filter((child) => !isReader(child)).pop() : queue[position - 1];
-        if (blocker === undefined) return { type: 'ok', node, token: await this.fenceToken(session, node) };
+        const free = permits !== undefined ? position < permits : blockerOf(queue, position, access) === undefined;
+        if (free) return { type: 'ok', node, token: await this.fenceToken(session, node) };
         if (mode === 'try') return await this.abandon(session, node, ANSWER_ERRORS.held);
-        const predecessorGone = deferred();
-        const predecessor = await untilDone(session, () =>
-          session.handle.w_exists(`${lockPath}/${blocker}`, () => predecessorGone.resolve()));
-        if (predecessor === null) continue;
-        const wake = this.policy.watchSession ? Promise.race([predecessorGone.promise, session.whenEnded]) : predecessorGone.promise;
-        if (!(await raceTimeout(wake, deadline - performance.now()))) return await this.abandon(session, node, ANSWER_ERRORS.timeout);
+        if (permits === undefined) {
+          const predecessor = await untilDone(session, () =>
+            session.handle.w_exists(`${lockPath}/${blockerOf(queue, position, access)!}`, () => changed.resolve()));
+          if (predecessor === null) continue;
+        }
+        const wakes = [changed.promise, ...(this.policy.watchSession ? [session.whenEnded] : [])];
+        // A cancelled wait ends as a timed-out one: the node is given up.
+        const stop = cancel === undefined ? raceTimeout(Promise.race(wakes), deadline - performance.now())
+          : Promise.race([raceTimeout(Promise.race(wakes), deadline - performance.now()), cancel.then(() => false)]);
+        if (!(await stop)) return await this.abandon(session, node, ANSWER_ERRORS.timeout);
       }
     } catch (error) {
       return answerForError(error);
@@ -187,10 +207,14 @@ function absentAsNoChildren(error: unknown): string[] {
   throw error;
 }
 
-/** `lock-` for the exclusive lock, `read-` and `write-` for the sides of the shared one. */
-type NodeKind = 'lock' | LockAccess;
-const isContender = (name: string): boolean => /(?:lock|read|write)-\d{10}$/.test(name);
+/** `lock-` for the exclusive lock, `read-` and `write-` for the sides of the shared one, `lease-` for a semaphore. */
+type NodeKind = 'lock' | 'lease' | LockAccess;
+const isContender = (name: string): boolean => /(?:lock|read|write|lease)-\d{10}$/.test(name);
 const isReader = (name: string): boolean => /read-\d{10}$/.test(name);
+/** The node a lock's contender waits for: the one just before it, or for a reader the last writer before it. */
+function blockerOf(queue: readonly string[], position: number, access: LockAccess | undefined): string | undefined {
+  return access === 'read' ? queue.slice(0, position).filter((child) => !isReader(child)).pop() : queue[position - 1];
+}
 const bySequence = (a: string, b: string): number => Number(a.slice(-SEQUENCE_DIGITS)) - Number(b.slice(-SEQUENCE_DIGITS));
 
 /** Runs an idempotent call, retrying it after every connection loss until it answers or the session is gone. */
