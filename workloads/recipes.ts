@@ -1,14 +1,20 @@
 /**
  * The lock recipes the suite ships, each a worker that speaks docs/worker-protocol.md, in released versions:
  * Debian bookworm's (installed system-wide) and newer Debian releases' (fetched into the project's cache by
- * src/debs.ts, never installed). A user's own library joins through `--worker "<command>"` with the same protocol.
+ * ground/debs.ts, never installed). A user's own library joins through `--worker "<command>"` with the same protocol.
  *
  * A recipe is the Debian packages it needs in the cache plus `launch(env)`: the worker's argv and the environment
- * it runs in (PYTHONPATH for kazoo, the classpath is in Curator's argv). Start a worker with `prepareRecipe(name)`,
- * which fetches what is missing first.
+ * it runs in (PYTHONPATH for kazoo, the classpath is in Curator's argv), and what to build once before it starts
+ * (`prepare`: the Java worker, compiled). Start a worker with `prepareRecipe(name)`, which fetches what is missing
+ * and builds first.
  */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { zookeeperJarDir, zookeeperPackages, type ZooKeeperVersion } from '../cluster/zookeeper.ts';
 import { fetchDebs, unpackedDir, type DebianPackage } from '../ground/debs.ts';
 
@@ -25,6 +31,8 @@ export interface Recipe {
   readonly packages: readonly DebianPackage[];
   /** The worker's command and environment, the given one (default: this process's) plus what the version needs. */
   launch(env?: NodeJS.ProcessEnv): WorkerLaunch;
+  /** Builds what the worker starts from, once (kept in the project's cache); absent when there is nothing to build. */
+  prepare?(): Promise<void>;
 }
 
 const SYSTEM_JARS = '/usr/share/java';
@@ -77,6 +85,36 @@ export function curatorClasspath(curatorJar: (part: CuratorPart) => string, zook
 /** Debian bookworm's Curator 5.4.0 with its ZooKeeper 3.8.0 client, all system-wide. */
 export const CURATOR_CLASSPATH = curatorClasspath((part) => `${SYSTEM_JARS}/curator-${part}.jar`, SYSTEM_JARS);
 
+const JAVA_WORKER = here('./workers/curator/Worker.java');
+const JAVA_CACHE = here('../.cache/java');
+
+/**
+ * The Java worker compiled for a classpath, in `.cache/java/<hash of source and classpath>/`: a JVM that runs the
+ * class starts about a second sooner than one that compiles the source first (java Worker.java), and the
+ * conformance suite and every run start many. Until it is compiled, the worker runs from its source.
+ */
+function compiledJavaWorker(classpath: string): { classDir: string; compile(): Promise<void> } {
+  const digest = createHash('sha256').update(readFileSync(JAVA_WORKER)).update('\0').update(classpath).digest('hex').slice(0, 16);
+  const classDir = join(JAVA_CACHE, digest);
+  return {
+    classDir,
+    compile: async () => {
+      if (existsSync(classDir)) return;
+      await mkdir(JAVA_CACHE, { recursive: true });
+      // Compiled aside, then moved into place in one step: another process compiling at once finds it whole or not at all.
+      const scratch = await mkdtemp(join(JAVA_CACHE, '.compiling-'));
+      try {
+        await promisify(execFile)('javac', ['-nowarn', '-d', scratch, '-cp', classpath, JAVA_WORKER]);
+        await rename(scratch, classDir).catch((error: NodeJS.ErrnoException) => {
+          if (!existsSync(classDir)) throw error;
+        });
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 /**
  * A newer Curator from the cache, with the ZooKeeper client it was built for (Curator 5.7 is built on ZooKeeper 3.9).
  * `drives`: Curator's recipes, or ZooKeeper's own (the same worker, which then uses Curator only for its sessions).
@@ -85,11 +123,17 @@ function curatorRecipe(cached?: { version: string; zookeeper: ZooKeeperVersion }
   const classpath = cached === undefined
     ? CURATOR_CLASSPATH
     : curatorClasspath((part) => join(unpackedDir(curatorPackage(part, cached.version)), 'usr/share/java', `curator-${part}.jar`), zookeeperJarDir(cached.zookeeper));
+  const compiled = compiledJavaWorker(classpath);
   return {
     packages: cached === undefined ? [] : [...CURATOR_PARTS.map((part) => curatorPackage(part, cached.version)), ...zookeeperPackages(cached.zookeeper)],
-    // C1 only and the serial collector: half the CPU to compile and start the worker, which matters on 2 shared cores.
+    prepare: compiled.compile,
+    // C1 only and the serial collector: half the CPU to start the worker, which matters on 2 shared cores.
     launch: (env = process.env) => ({
-      command: ['java', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-cp', classpath, here('./workers/curator/Worker.java'), ...(drives === 'zookeeper' ? ['zookeeper'] : [])],
+      command: [
+        'java', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC',
+        ...(existsSync(compiled.classDir) ? ['-cp', `${compiled.classDir}:${classpath}`, 'Worker'] : ['-cp', classpath, JAVA_WORKER]),
+        ...(drives === 'zookeeper' ? ['zookeeper'] : []),
+      ],
       env,
     }),
   };
@@ -127,9 +171,10 @@ export function recipe(name: RecipeName): Recipe {
   return name in RECIPE_ALIASES ? RECIPES[RECIPE_ALIASES[name as keyof typeof RECIPE_ALIASES]] : RECIPES[name as keyof typeof RECIPES];
 }
 
-/** Fetches the recipe's packages when missing (a no-op for the system's versions), then gives its launch. */
+/** Fetches the recipe's packages when missing (a no-op for the system's versions) and builds it, then gives its launch. */
 export async function prepareRecipe(name: RecipeName, env: NodeJS.ProcessEnv = process.env): Promise<WorkerLaunch> {
   const chosen = recipe(name);
   await fetchDebs(chosen.packages);
+  await chosen.prepare?.();
   return chosen.launch(env);
 }

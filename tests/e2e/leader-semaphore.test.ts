@@ -11,7 +11,7 @@ import type { HistoryLine } from '../../ground/history.ts';
 import { anomalyTypes, exitWithin, itRecordsACompleteRun, scratchDirectory, spawnScript, summary, useJepsenRun } from './harness.ts';
 
 const SEED = 3;
-// Java workers compile Worker.java at start: on two shared cores that alone can take half a minute.
+// Java workers are JVMs: on two shared cores starting them can take tens of seconds.
 const RUN_BOUND_MS = 180_000;
 const SHORT = ['--backend', 'local', '--seed', String(SEED), '--time-limit', '8', '--clients', '4', '--workers', '2'];
 

@@ -10,7 +10,7 @@ import { anomalyTypes, itRecordsACompleteRun, summary, useJepsenRun } from './ha
 const SEED = 1;
 /** The four libraries (kazoo and curator: Debian bookworm's versions). */
 const RECIPES = ['node-naive', 'node-safe', 'kazoo', 'curator'];
-// Curator's workers are JVMs compiling Worker.java at start: on two shared cores that alone can take half a minute.
+// Curator's workers are JVMs: on two shared cores starting them can take tens of seconds.
 const RUN_BOUND_MS = 180_000;
 
 describe.each(RECIPES)('%s, mutex, pause-holder', (recipe) => {
