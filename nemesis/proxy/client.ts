@@ -89,6 +89,8 @@ export interface StartProxyOptions {
   seed?: number;
   /** A Toxiproxy server's API URL ("http://127.0.0.1:8474"): use it instead of spawning our proxy. */
   toxiproxy?: string;
+  /** Node options for our proxy's process, before its script (`--cpu-prof`, `--cpu-prof-dir=D`: the bench's profile). */
+  nodeOptions?: string[];
 }
 
 /** A fault waiting for its request. */
@@ -109,6 +111,8 @@ export interface ProxyHandle {
   readonly url: string;
   /** True for this project's proxy: ZooKeeper-aware faults, sessions, connections and events are available. */
   readonly zkAware: boolean;
+  /** Our proxy's process id; undefined on a Toxiproxy server. */
+  readonly pid: number | undefined;
   /** Opens one proxy per server for this client host; returns the connect string its clients use. */
   addClientHost(name: string): Promise<string>;
   /** Silences the chosen links (default every client host × every server, both directions); bytes sent meanwhile are lost. */
@@ -158,7 +162,7 @@ type FaultKind = keyof typeof ZK_FAULT_TOXICS;
 
 export async function startProxy(options: StartProxyOptions): Promise<ProxyHandle> {
   if (options.toxiproxy !== undefined) return attachToxiproxy(options.toxiproxy, options.servers);
-  const args = ['--import', 'tsx', MAIN, '--api', '127.0.0.1:0', '--exit-with-parent'];
+  const args = [...(options.nodeOptions ?? []), '--import', 'tsx', MAIN, '--api', '127.0.0.1:0', '--exit-with-parent'];
   if (options.logFile !== undefined) args.push('--log-file', options.logFile);
   if (options.maxFrameBytes !== undefined) args.push('--max-frame-bytes', String(options.maxFrameBytes));
   if (options.seed !== undefined) args.push('--seed', String(options.seed));
@@ -211,6 +215,7 @@ const isNotFound = (error: unknown): boolean => /status code 404\b/.test((error 
 
 class ToxiproxyHandle implements ProxyHandle {
   readonly zkAware: boolean;
+  readonly pid: number | undefined;
   private readonly toxiproxy: Toxiproxy;
   private readonly links = new Map<string, Link>();
   private readonly hosts = new Map<string, string>();
@@ -228,6 +233,7 @@ class ToxiproxyHandle implements ProxyHandle {
   ) {
     this.toxiproxy = new Toxiproxy(url);
     this.zkAware = spawned !== undefined;
+    this.pid = spawned?.pid;
   }
 
   /** Opens the event stream; resolves once the proxy answered, so no later event can be missed. */
