@@ -161,24 +161,59 @@ export interface Cut {
 }
 
 /**
- * Finds frame boundaries in one direction of a stream and asks `decide` about each frame once its head is
- * complete. Passing bytes go to `forward` as slices of the input chunks (no copy), except the few head bytes of
- * a frame that straddles two chunks. After a cut the scanner stands at the cut frame's first byte, so feeding
- * the rest back in later (a held reply released) resumes the stream exactly.
+ * Finds frame boundaries in one direction of a stream. While `decoding`, it asks `decide` about each frame once
+ * its head is complete; passing bytes go to `forward` as slices of the input chunks (no copy), except the few head
+ * bytes of a frame that straddles two chunks. After a cut the scanner stands at the cut frame's first byte, so
+ * feeding the rest back in later (a held reply released) resumes the stream exactly.
+ *
+ * While not decoding (the fast path: nothing on the connection needs a frame's contents), it only counts: it
+ * reads each frame's length, skips its body and forwards every chunk whole as it arrives. Switching to decoding
+ * takes effect at the next frame boundary: a frame whose first byte was forwarded already is counted to its end,
+ * and the first frame that starts after the switch is decided. A length out of bounds is reported as malformed in
+ * either mode, so the stream never goes on being read out of step.
  */
 export class FrameScanner {
-  /** Frames whose head has been decided, counting from the handshake (frame 0). */
+  /** Frames whose head has been decided or counted, counting from the handshake (frame 0). */
   framesSeen = 0;
   /** Bytes of the current frame still to pass through untouched. */
   private bodyLeft = 0;
-  /** The first bytes of the next frame, when a chunk ended before its head was complete (a copy). */
+  /** The first bytes of the next frame, when a chunk ended before its head was complete (a copy; decoding only). */
   private stash: Buffer | undefined;
+  /** Counting: how many bytes of the current frame's length have gone by, and their value so far. */
+  private lengthBytes = 0;
+  private lengthSoFar = 0;
+  private decodingFrames = true;
 
   constructor(
     private readonly maxFrameBytes: number,
     private readonly decide: (head: FrameHead, frameIndex: number) => FrameVerdict,
     private readonly forward: (bytes: Buffer) => void,
   ) {}
+
+  get decoding(): boolean {
+    return this.decodingFrames;
+  }
+
+  /**
+   * Decoding on: from the next frame that starts. Off: from now; a head kept back so far is forwarded and the
+   * frame it starts is counted.
+   */
+  setDecoding(decoding: boolean): void {
+    if (decoding === this.decodingFrames) return;
+    this.decodingFrames = decoding;
+    if (decoding) return;
+    const stash = this.takeStash();
+    if (stash === undefined) return;
+    if (stash.length < LENGTH_BYTES) {
+      this.lengthBytes = stash.length;
+      this.lengthSoFar = stash.reduce((value, byte) => value * 256 + byte, 0);
+    } else {
+      // A head is only kept back once its length has been read and found in bounds.
+      this.framesSeen += 1;
+      this.bodyLeft = LENGTH_BYTES + stash.readInt32BE(0) - stash.length;
+    }
+    this.forward(stash);
+  }
 
   /** The bytes it kept back (the start of a frame whose head is not complete yet), to pass on unparsed. */
   takeStash(): Buffer | undefined {
@@ -205,6 +240,27 @@ export class FrameScanner {
         const take = Math.min(this.bodyLeft, chunk.length - position);
         this.bodyLeft -= take;
         position += take;
+        continue;
+      }
+      if (!this.decodingFrames || this.lengthBytes > 0) {
+        const frameStart = position - this.lengthBytes;
+        while (this.lengthBytes < LENGTH_BYTES && position < chunk.length) {
+          this.lengthSoFar = this.lengthSoFar * 256 + chunk[position]!;
+          this.lengthBytes += 1;
+          position += 1;
+        }
+        if (this.lengthBytes < LENGTH_BYTES) break;
+        // Read as signed, as readInt32BE would.
+        const bodyLength = this.lengthSoFar >= 2 ** 31 ? this.lengthSoFar - 2 ** 32 : this.lengthSoFar;
+        this.lengthBytes = 0;
+        this.lengthSoFar = 0;
+        if (bodyLength < 0 || bodyLength > this.maxFrameBytes) {
+          const start = Math.max(frameStart, passFrom);
+          if (start > passFrom) this.forward(chunk.subarray(passFrom, start));
+          return { malformed: `frame length ${bodyLength} outside 0..${this.maxFrameBytes}`, rest: [chunk.subarray(start)] };
+        }
+        this.framesSeen += 1;
+        this.bodyLeft = bodyLength;
         continue;
       }
       const available = chunk.length - position;
