@@ -117,37 +117,47 @@ interface RoundFigures {
   rate: number;
 }
 
-/** A process whose CPU time is counted, in microseconds so far. */
+/** What the kernel has counted for a process so far: CPU time (µs) and system calls that read or write. */
+interface Usage {
+  cpuUs: number;
+  reads: number;
+  writes: number;
+}
+type Counter = keyof Usage;
+
+/** A process whose usage is counted. */
 interface Meter {
   name: string;
-  cpuUs(): Promise<number | undefined>;
+  pid: number | undefined;
 }
 
-/** CPU time and requests of each process, per side and phase. */
-class CpuLedger {
-  private readonly used = new Map<string, number>();
+/** What each process used, and how many requests were done, per side and phase. */
+class UsageLedger {
+  private readonly used = new Map<string, Usage>();
   private readonly requests = new Map<string, number>();
 
   constructor(readonly meters: Meter[]) {}
 
-  /** Runs `work` (which answers how many requests it completed) and books what each process spent meanwhile. */
+  /** Runs `work` (which answers how many requests it completed) and books what each process used meanwhile. */
   async measure<T extends { requests: number }>(side: Side, phase: Phase, work: () => Promise<T>): Promise<T> {
-    const before = await Promise.all(this.meters.map((meter) => meter.cpuUs()));
+    const before = await Promise.all(this.meters.map((meter) => processUsage(meter.pid)));
     const result = await work();
-    const after = await Promise.all(this.meters.map((meter) => meter.cpuUs()));
+    const after = await Promise.all(this.meters.map((meter) => processUsage(meter.pid)));
     this.meters.forEach((meter, index) => {
-      if (before[index] === undefined || after[index] === undefined) return;
+      const [start, end] = [before[index], after[index]];
+      if (start === undefined || end === undefined) return;
       const key = `${meter.name}|${side}|${phase}`;
-      this.used.set(key, (this.used.get(key) ?? 0) + after[index]! - before[index]!);
+      const sum = this.used.get(key) ?? { cpuUs: 0, reads: 0, writes: 0 };
+      this.used.set(key, { cpuUs: sum.cpuUs + end.cpuUs - start.cpuUs, reads: sum.reads + end.reads - start.reads, writes: sum.writes + end.writes - start.writes });
     });
     this.requests.set(`${side}|${phase}`, (this.requests.get(`${side}|${phase}`) ?? 0) + result.requests);
     return result;
   }
 
-  perRequestUs(meter: string, side: Side, phase: Phase): number | undefined {
+  perRequest(meter: string, side: Side, phase: Phase, counter: Counter): number | undefined {
     const used = this.used.get(`${meter}|${side}|${phase}`);
     const requests = this.requests.get(`${side}|${phase}`) ?? 0;
-    return used === undefined || requests === 0 ? undefined : used / requests;
+    return used === undefined || requests === 0 ? undefined : used[counter] / requests;
   }
 }
 
@@ -162,15 +172,15 @@ async function measureThroughProxy(server: { host: string; port: number }, zkPid
     const perRound = { requests: Math.ceil(options.requests / options.rounds), ms: (options.seconds * 1000) / options.rounds };
     console.log(`proxy benchmark: exists() on ${server.host}:${server.port}; ${options.requests} round trips and ${options.seconds} s of load each way, in ${options.rounds} alternating rounds (${perRound.requests} and ${(perRound.ms / 1000).toFixed(2)} s each); load average ${loadavg()[0]!.toFixed(1)}`);
     const meters: Meter[] = [
-      { name: 'bench client', cpuUs: async () => ownCpuUs() },
-      { name: 'proxy', cpuUs: () => processCpuUs(proxy.pid) },
-      ...(zkPid === undefined ? [] : [{ name: `ZooKeeper server zk${TARGET_SERVER}`, cpuUs: () => processCpuUs(zkPid) }]),
+      { name: 'bench client', pid: process.pid },
+      { name: 'proxy', pid: proxy.pid },
+      ...(zkPid === undefined ? [] : [{ name: `ZooKeeper server zk${TARGET_SERVER}`, pid: zkPid }]),
     ];
-    const ledger = new CpuLedger(meters);
+    const ledger = new UsageLedger(meters);
     await warmUp(direct, proxied, options.window);
     const rounds = await measureRounds({ direct, proxied }, ledger, options, perRound);
     const rateRatio = printFigures(rounds, options);
-    printCpu(ledger, options.window);
+    printUsage(ledger, options.window);
     console.log(`load average ${loadavg()[0]!.toFixed(1)} at the end`);
     const missed = rateRatio < RATE_GOAL;
     if (options.profile || missed) {
@@ -190,7 +200,7 @@ async function warmUp(direct: ZkHandle, proxied: ZkHandle, window: number): Prom
   }
 }
 
-async function measureRounds(clients: Record<Side, ZkHandle>, ledger: CpuLedger, options: Options, perRound: { requests: number; ms: number }): Promise<{ first: Side; figures: Record<Side, RoundFigures>; samples: Record<Side, number[]> }[]> {
+async function measureRounds(clients: Record<Side, ZkHandle>, ledger: UsageLedger, options: Options, perRound: { requests: number; ms: number }): Promise<{ first: Side; figures: Record<Side, RoundFigures>; samples: Record<Side, number[]> }[]> {
   const rounds = [];
   for (let round = 0; round < options.rounds; round += 1) {
     // Alternate which goes first, so neither always runs on a warmer (or busier) machine.
@@ -252,19 +262,20 @@ function printFigures(rounds: Awaited<ReturnType<typeof measureRounds>>, options
   return rateRatio;
 }
 
-function printCpu(ledger: CpuLedger, window: number): void {
-  const cell = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(1));
+function printUsage(ledger: UsageLedger, window: number): void {
+  const header = ['process', 'direct, sequential', 'proxied, sequential', `direct, ${window} in flight`, `proxied, ${window} in flight`];
+  const table = (counter: Counter, digits: number) => formatTable(header, ledger.meters.map(({ name }) => {
+    const cell = (side: Side, phase: Phase) => {
+      const value = name === 'proxy' && side === 'direct' ? undefined : ledger.perRequest(name, side, phase, counter);
+      return value === undefined ? '–' : value.toFixed(digits);
+    };
+    return [name, cell('direct', 'sequential'), cell('proxied', 'sequential'), cell('direct', 'load'), cell('proxied', 'load')];
+  }));
   console.log('\nCPU time per request (µs; from the kernel, all rounds):');
-  console.log(formatTable(
-    ['process', 'direct, sequential', 'proxied, sequential', `direct, ${window} in flight`, `proxied, ${window} in flight`],
-    ledger.meters.map(({ name }) => [
-      name,
-      name === 'proxy' ? '–' : cell(ledger.perRequestUs(name, 'direct', 'sequential')),
-      cell(ledger.perRequestUs(name, 'proxied', 'sequential')),
-      name === 'proxy' ? '–' : cell(ledger.perRequestUs(name, 'direct', 'load')),
-      cell(ledger.perRequestUs(name, 'proxied', 'load')),
-    ]),
-  ));
+  console.log(table('cpuUs', 1));
+  console.log('\nsystem calls per request that read / write (from the kernel, all rounds):');
+  console.log(table('reads', 2));
+  console.log(table('writes', 2));
 }
 
 /**
@@ -322,20 +333,25 @@ function printProfile(title: string, summary: ProfileSummary): void {
   console.log(formatTable(['function (self time)', 'self ms', 'of busy'], summary.functions.map((cost) => [cost.name, cost.ms.toFixed(0), `${(100 * cost.share).toFixed(1)} %`])));
 }
 
-/** This process's CPU time so far (user and system), µs. */
-function ownCpuUs(): number {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-}
-
-/** Another process's CPU time so far (user and system, all its threads), µs; undefined when it cannot be read. */
-async function processCpuUs(pid: number | undefined): Promise<number | undefined> {
+/**
+ * A process's usage so far, all its threads: CPU time (user and system; this process's own to the microsecond,
+ * another's in clock ticks) and its read and write system calls; undefined when it cannot be read.
+ */
+async function processUsage(pid: number | undefined): Promise<Usage | undefined> {
   if (pid === undefined) return undefined;
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+    const [stat, io] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/io`, 'utf8')]);
+    const count = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1]);
+    let cpuUs: number;
+    if (pid === process.pid) {
+      const { user, system } = process.cpuUsage();
+      cpuUs = user + system;
+    } else {
+      // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpuUs = ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+    }
+    return { cpuUs, reads: count('syscr'), writes: count('syscw') };
   } catch {
     return undefined;
   }
