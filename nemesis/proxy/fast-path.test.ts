@@ -109,15 +109,17 @@ describe('a toxic added to an open session on the fast path', () => {
     expect(JSON.parse(answer.text)).toEqual({ session, proxy: proxy.name });
   });
 
-  // Where the request in flight when the toxic is added stands: nothing of it sent yet, inside its length, right
-  // after its length, inside its header.
-  const SPLITS = [0, 2, 4, 9];
+  // Where the request in flight when the toxic is added stands: nothing of it sent yet, inside its length, its length
+  // alone (as the C client writes it), its length and a byte, inside its header. The proxy keeps a frame's length
+  // back until the byte after it has come, so the first two have not gone out and are hit; the others have.
+  const SPLITS = [0, 2, 4, 5, 9];
+  const GONE_OUT = 5;
 
-  /** Sends `before` bytes of the request in flight and waits until they reached the server. */
+  /** Sends `before` bytes of the request in flight, and waits until they reached the server if they go on. */
   async function sendPart(socket: RecordingSocket, connection: number, sent: Buffer, bytes: Buffer): Promise<void> {
     if (bytes.length === 0) return;
     socket.socket.write(bytes);
-    await echo.receivedAtLeast(connection, sent.length + bytes.length);
+    if (bytes.length >= GONE_OUT) await echo.receivedAtLeast(connection, sent.length + bytes.length);
   }
 
   it.each(SPLITS)('zk_lost_request, with %i bytes of a request through before it: that request goes on, the next one is swallowed', async (before) => {
@@ -130,11 +132,11 @@ describe('a toxic added to an open session on the fast path', () => {
     socket.socket.write(Buffer.concat([inFlight.subarray(before), next]));
     expect(await socket.ended).toBe('ECONNRESET');
     const dropped = await until((event) => event.event === 'request-dropped' && event.faultId === (toxic.attributes as { fault_id: number }).fault_id);
-    // The request whose first byte came before the toxic cannot be cut any more: the one after it is dropped.
-    expect(dropped).toMatchObject({ xid: before === 0 ? 4 : 5, op: 'exists', path: '/fast/path' });
+    // A request whose first bytes went on before the toxic cannot be cut any more: the one after it is dropped.
+    expect(dropped).toMatchObject({ xid: before < GONE_OUT ? 4 : 5, op: 'exists', path: '/fast/path' });
     // No byte of the dropped request reached the server (the reset may cut short what went before it).
     const reached = echo.received(connection);
-    const allowed = Buffer.concat(before === 0 ? [sent] : [sent, inFlight]);
+    const allowed = Buffer.concat(before < GONE_OUT ? [sent] : [sent, inFlight]);
     expect(reached.length).toBeLessThanOrEqual(allowed.length);
     expect(reached.equals(allowed.subarray(0, reached.length))).toBe(true);
     expect(events.some((event) => event.event === 'malformed-frame')).toBe(false);
@@ -150,15 +152,15 @@ describe('a toxic added to an open session on the fast path', () => {
     const toxic = await proxy.addToxic(zkToxic('zk_hold_reply', ['exists']));
     const faultId = (toxic.attributes as { fault_id: number }).fault_id;
     socket.socket.write(Buffer.concat([inFlight.subarray(before), next]));
-    expect(await until((event) => event.event === 'reply-held' && event.faultId === faultId)).toMatchObject({ xid: before === 0 ? 6 : 7, op: 'exists' });
+    expect(await until((event) => event.event === 'reply-held' && event.faultId === faultId)).toMatchObject({ xid: before < GONE_OUT ? 6 : 7, op: 'exists' });
     socket.socket.write(after);
     // Every request reached the server; the client has the replies up to the held one, and nothing after it.
     expect((await echo.receivedAtLeast(connection, sent.length + 3 * next.length)).equals(Buffer.concat([sent, inFlight, next, after]))).toBe(true);
-    const beforeHeld = Buffer.concat(before === 0 ? [sent] : [sent, inFlight]);
+    const beforeHeld = Buffer.concat(before < GONE_OUT ? [sent] : [sent, inFlight]);
     expect((await socket.receive(beforeHeld.length)).equals(beforeHeld)).toBe(true);
     await toxic.remove();
     expect((await socket.receive(sent.length + 3 * next.length)).equals(Buffer.concat([sent, inFlight, next, after]))).toBe(true);
-    expect(await until((event) => event.event === 'reply-released' && event.faultId === faultId)).toMatchObject({ xid: before === 0 ? 6 : 7 });
+    expect(await until((event) => event.event === 'reply-released' && event.faultId === faultId)).toMatchObject({ xid: before < GONE_OUT ? 6 : 7 });
   });
 
   it('zk_lost_reply: the next request is forwarded, its reply dropped, and the session goes on being read from there', async () => {
