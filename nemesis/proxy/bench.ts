@@ -276,6 +276,12 @@ function printUsage(ledger: UsageLedger, window: number): void {
   console.log('\nsystem calls per request that read / write (from the kernel, all rounds):');
   console.log(table('reads', 2));
   console.log(table('writes', 2));
+  // When client, proxy and server are all counted: the rate ratio that CPU alone would allow, free of the shared
+  // machine's swings (the processes bound by two cores of their own).
+  const total = (side: Side) => ledger.meters.reduce((sum, { name }) => sum + (name === 'proxy' && side === 'direct' ? 0 : ledger.perRequest(name, side, 'load', 'cpuUs') ?? Number.NaN), 0);
+  if (ledger.meters.length === 3 && Number.isFinite(total('direct') + total('proxied'))) {
+    console.log(`CPU time per request of client, proxy and server together, ${window} in flight: direct ${total('direct').toFixed(1)} µs, proxied ${total('proxied').toFixed(1)} µs; direct/proxied ${(total('direct') / total('proxied')).toFixed(3)} (the ops/s ratio if the three were bound by CPU alone)`);
+  }
 }
 
 /**
