@@ -8,15 +8,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameScanner, INSPECT_BYTES, type Cut } from './codec.ts';
+import { frame } from './test-support.ts';
 
 const MAX_FRAME = 4096;
-
-function frame(body: Buffer): Buffer {
-  const bytes = Buffer.alloc(4 + body.length);
-  bytes.writeInt32BE(body.length);
-  body.copy(bytes, 4);
-  return bytes;
-}
 
 interface Scenario {
   bodies: Buffer[];

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from 'toxiproxy-node-client';
 import type { ProxyEvent } from './client.ts';
-import { RecordingSocket, request, startEchoServer, startTestServer, type TestServer } from './test-support.ts';
+import { RecordingSocket, frame, request, startEchoServer, startTestServer, type TestServer } from './test-support.ts';
 
 let server: TestServer;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -34,13 +34,6 @@ afterEach(async () => {
 const SESSION = 0x1234_0000_5678n;
 const TIMEOUT_MS = 4000;
 const EXISTS = 3;
-
-function frame(body: Buffer): Buffer {
-  const bytes = Buffer.alloc(4 + body.length);
-  bytes.writeInt32BE(body.length);
-  body.copy(bytes, 4);
-  return bytes;
-}
 
 /** A ConnectRequest whose echo is a ConnectResponse of TIMEOUT_MS for SESSION. */
 function connectRequest(): Buffer {

@@ -33,6 +33,14 @@ export async function startTestServer(seed?: number): Promise<TestServer> {
   };
 }
 
+/** A ZooKeeper frame: the body's length (4 bytes, big-endian), then the body. */
+export function frame(body: Buffer): Buffer {
+  const bytes = Buffer.alloc(4 + body.length);
+  bytes.writeInt32BE(body.length);
+  body.copy(bytes, 4);
+  return bytes;
+}
+
 /** A TCP server on loopback that sends back whatever it receives and ends when its peer ends; it keeps what each connection sent. */
 export async function startEchoServer(): Promise<{ address: string; port: number; received(connection: number): Buffer; receivedAtLeast(connection: number, length: number): Promise<Buffer>; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
