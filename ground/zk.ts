@@ -81,6 +81,8 @@ export const ZOO_EXPIRED_SESSION_STATE = -112;
 
 /** ZooKeeper return codes the recipes tell apart (zookeeper.h). */
 export const ZkCode = {
+  /** ZRUNTIMEINCONSISTENCY: after a reset with many requests in flight the C client may desynchronise (docs/environment.md). */
+  runtimeInconsistency: -2,
   connectionLoss: -4,
   operationTimeout: -7,
   invalidState: -9,
@@ -106,7 +108,7 @@ export function zkErrorCode(error: unknown): number | undefined {
 
 /** The call may or may not have been applied: the request or its reply was lost with the connection. */
 export function isOutcomeUnknown(code: number | undefined): boolean {
-  return code === ZkCode.connectionLoss || code === ZkCode.operationTimeout || code === ZkCode.sessionMoved;
+  return code === ZkCode.connectionLoss || code === ZkCode.operationTimeout || code === ZkCode.sessionMoved || code === ZkCode.runtimeInconsistency;
 }
 
 /** The session is over: its ephemeral nodes are gone (or will be once the server notices), nothing more can be done with it. */

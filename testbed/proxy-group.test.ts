@@ -15,6 +15,7 @@ function recordingProxy(name: string, calls: string[]): ProxyHandle {
   return {
     url: `http://127.0.0.1/${name}`,
     zkAware: true,
+    pid: undefined,
     addClientHost: async (host) => (calls.push(`${name} add ${host}`), `127.0.0.1:${host}`),
     partition: async (request) => void calls.push(`${name} partition ${request?.clientHosts?.join('+') ?? 'all'}`),
     heal: async (selector) => void calls.push(`${name} heal ${selector?.clientHosts?.join('+') ?? 'all'}`),

@@ -33,6 +33,9 @@ export class ProxyGroup implements ProxyHandle {
     return this.members[0]!.proxy.url;
   }
 
+  /** The proxies run on other hosts: no process of this machine is theirs. */
+  readonly pid = undefined;
+
   /** Every member is the project's proxy, started on its host: the ZooKeeper-aware faults are there. */
   get zkAware(): boolean {
     return this.members.every((member) => member.proxy.zkAware);

@@ -89,6 +89,8 @@ export interface StartProxyOptions {
   seed?: number;
   /** A Toxiproxy server's API URL ("http://127.0.0.1:8474"): use it instead of spawning our proxy. */
   toxiproxy?: string;
+  /** Node options for our proxy's process, before its script (`--cpu-prof`, `--cpu-prof-dir=D`: the bench's profile). */
+  nodeOptions?: string[];
   /** Where our proxy runs; default: a child process of this one, its API on this machine's loopback. */
   launch?: ProxyLauncher;
 }
@@ -119,6 +121,8 @@ export interface ProxyHandle {
   readonly url: string;
   /** True for this project's proxy: ZooKeeper-aware faults, sessions, connections and events are available. */
   readonly zkAware: boolean;
+  /** Our proxy's process id; undefined on a Toxiproxy server. */
+  readonly pid: number | undefined;
   /** Opens one proxy per server for this client host; returns the connect string its clients use. */
   addClientHost(name: string): Promise<string>;
   /** Silences the chosen links (default every client host × every server, both directions); bytes sent meanwhile are lost. */
@@ -174,7 +178,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyHandl
   if (options.maxFrameBytes !== undefined) args.push('--max-frame-bytes', String(options.maxFrameBytes));
   if (options.seed !== undefined) args.push('--seed', String(options.seed));
   // Whoever starts it closes it (a testbed does); with --exit-with-parent it also leaves when its parent is gone.
-  const child = options.launch?.spawn(args) ?? spawn(process.execPath, ['--import', 'tsx', PROXY_MAIN, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.launch?.spawn(args) ?? spawn(process.execPath, [...(options.nodeOptions ?? []), '--import', 'tsx', PROXY_MAIN, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const ready = await readReadyLine(child);
     const apiPort = Number(ready.api.slice(ready.api.lastIndexOf(':') + 1));
@@ -224,6 +228,7 @@ const isNotFound = (error: unknown): boolean => /status code 404\b/.test((error 
 
 class ToxiproxyHandle implements ProxyHandle {
   readonly zkAware: boolean;
+  readonly pid: number | undefined;
   private readonly toxiproxy: Toxiproxy;
   private readonly links = new Map<string, Link>();
   private readonly hosts = new Map<string, string>();
@@ -241,6 +246,7 @@ class ToxiproxyHandle implements ProxyHandle {
   ) {
     this.toxiproxy = new Toxiproxy(url);
     this.zkAware = spawned !== undefined;
+    this.pid = spawned?.pid;
   }
 
   /** Opens the event stream; resolves once the proxy answered, so no later event can be missed. */

@@ -161,24 +161,42 @@ export interface Cut {
 }
 
 /**
- * Finds frame boundaries in one direction of a stream and asks `decide` about each frame once its head is
- * complete. Passing bytes go to `forward` as slices of the input chunks (no copy), except the few head bytes of
- * a frame that straddles two chunks. After a cut the scanner stands at the cut frame's first byte, so feeding
- * the rest back in later (a held reply released) resumes the stream exactly.
+ * Finds frame boundaries in one direction of a stream. While `decoding`, it asks `decide` about each frame once
+ * its head is complete; passing bytes go to `forward` as slices of the input chunks (no copy), except the few head
+ * bytes of a frame that straddles two chunks. After a cut the scanner stands at the cut frame's first byte, so
+ * feeding the rest back in later (a held reply released) resumes the stream exactly.
+ *
+ * While not decoding (the fast path: nothing on the connection needs a frame's contents), it only counts: it reads
+ * each frame's length where it lies and skips its body. A frame whose first bytes are all a chunk ends with (no
+ * more than its length and one byte) waits for the bytes after them, in both modes, and goes out with them in one
+ * piece: the ZooKeeper C client writes a frame's length and its body separately, and forwarding the length alone
+ * cost a write of its own. Switching to decoding takes effect at the next frame whose first byte has not gone out:
+ * a frame begun already is counted to its end. A length out of bounds is malformed in either mode, so the stream
+ * is never read out of step.
  */
 export class FrameScanner {
-  /** Frames whose head has been decided, counting from the handshake (frame 0). */
+  /** Frames whose head has been decided or counted, counting from the handshake (frame 0). */
   framesSeen = 0;
   /** Bytes of the current frame still to pass through untouched. */
   private bodyLeft = 0;
   /** The first bytes of the next frame, when a chunk ended before its head was complete (a copy). */
   private stash: Buffer | undefined;
+  private decodingFrames = true;
 
   constructor(
     private readonly maxFrameBytes: number,
     private readonly decide: (head: FrameHead, frameIndex: number) => FrameVerdict,
     private readonly forward: (bytes: Buffer) => void,
   ) {}
+
+  get decoding(): boolean {
+    return this.decodingFrames;
+  }
+
+  /** From the next frame whose first byte has not gone out: decided (decoding), or only counted. */
+  setDecoding(decoding: boolean): void {
+    this.decodingFrames = decoding;
+  }
 
   /** The bytes it kept back (the start of a frame whose head is not complete yet), to pass on unparsed. */
   takeStash(): Buffer | undefined {
@@ -189,17 +207,17 @@ export class FrameScanner {
 
   push(chunk: Buffer): Cut | undefined {
     let position = 0;
+    let head: Buffer | undefined;
     if (this.stash !== undefined) {
       const completed = this.completeStash(chunk);
       if (completed === undefined) return undefined; // the whole chunk went into the stash
-      const { head, used } = completed;
+      head = completed.head;
       const cut = this.decideHead(head);
-      if (cut !== undefined) return { ...cut, rest: [head, chunk.subarray(used)] };
-      this.forward(head);
+      if (cut !== undefined) return { ...cut, rest: [head, chunk.subarray(completed.used)] };
       this.bodyLeft -= head.length;
-      position = used;
+      position = completed.used;
     }
-    let passFrom = position;
+    const passFrom = position;
     while (position < chunk.length) {
       if (this.bodyLeft > 0) {
         const take = Math.min(this.bodyLeft, chunk.length - position);
@@ -208,28 +226,48 @@ export class FrameScanner {
         continue;
       }
       const available = chunk.length - position;
-      const need = available < LENGTH_BYTES ? LENGTH_BYTES : this.headBytes(chunk.readInt32BE(position));
-      if (available < need) {
+      const bodyLength = available < LENGTH_BYTES ? 0 : chunk.readInt32BE(position);
+      if (available < (available < LENGTH_BYTES ? LENGTH_BYTES : this.headBytes(bodyLength))) {
         this.stash = Buffer.from(chunk.subarray(position));
         break;
       }
-      const head = chunk.subarray(position, position + need);
-      const cut = this.decideHead(head);
+      if (!this.decodingFrames && this.lengthInBounds(bodyLength)) {
+        this.framesSeen += 1;
+        this.bodyLeft = LENGTH_BYTES + bodyLength;
+        continue;
+      }
+      const cut = this.decideHead(chunk.subarray(position, position + this.headBytes(bodyLength)));
       if (cut !== undefined) {
-        if (position > passFrom) this.forward(chunk.subarray(passFrom, position));
+        this.forwardPassed(head, chunk, passFrom, position);
         return { ...cut, rest: [chunk.subarray(position)] };
       }
       // decideHead set bodyLeft to the whole frame: the loop skips it, head included.
     }
-    const passEnd = this.stash === undefined ? chunk.length : position;
-    if (passEnd > passFrom) this.forward(passFrom === 0 && passEnd === chunk.length ? chunk : chunk.subarray(passFrom, passEnd));
+    this.forwardPassed(head, chunk, passFrom, this.stash === undefined ? chunk.length : position);
     return undefined;
   }
 
-  /** Bytes of a frame of this body length the owner sees before deciding (a malformed length: just the prefix). */
+  /** What passed of a chunk, after the completed head it began with (if any), in one piece. */
+  private forwardPassed(head: Buffer | undefined, chunk: Buffer, from: number, to: number): void {
+    const passed = from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
+    if (head === undefined) {
+      if (passed.length > 0) this.forward(passed);
+    } else {
+      this.forward(passed.length === 0 ? head : Buffer.concat([head, passed]));
+    }
+  }
+
+  private lengthInBounds(bodyLength: number): boolean {
+    return bodyLength >= 0 && bodyLength <= this.maxFrameBytes;
+  }
+
+  /**
+   * Bytes of a frame of this body length to have before it may pass: decoding, its head (a malformed length: just
+   * the prefix); counting, its length and the byte after it.
+   */
   private headBytes(bodyLength: number): number {
-    if (bodyLength < 0 || bodyLength > this.maxFrameBytes) return LENGTH_BYTES;
-    return Math.min(LENGTH_BYTES + bodyLength, INSPECT_BYTES);
+    if (!this.lengthInBounds(bodyLength)) return LENGTH_BYTES;
+    return Math.min(LENGTH_BYTES + bodyLength, this.decodingFrames ? INSPECT_BYTES : LENGTH_BYTES + 1);
   }
 
   /** Tops the stash up from the chunk; returns the complete head and how much of the chunk it took. */
@@ -254,10 +292,8 @@ export class FrameScanner {
   /** Undefined when the frame passes (bodyLeft then covers all of it); a cut otherwise. */
   private decideHead(head: Buffer): Omit<Cut, 'rest'> | undefined {
     const bodyLength = head.readInt32BE(0);
-    if (bodyLength < 0 || bodyLength > this.maxFrameBytes) {
-      return { malformed: `frame length ${bodyLength} outside 0..${this.maxFrameBytes}` };
-    }
-    if (this.decide(head, this.framesSeen) === 'cut') return {};
+    if (!this.lengthInBounds(bodyLength)) return { malformed: `frame length ${bodyLength} outside 0..${this.maxFrameBytes}` };
+    if (this.decodingFrames && this.decide(head, this.framesSeen) === 'cut') return {};
     this.framesSeen += 1;
     this.bodyLeft = LENGTH_BYTES + bodyLength;
     return undefined;

@@ -5,6 +5,11 @@
  * through its chain of toxic stages (toxics/toxic.ts) to the destination socket. With no toxic, bytes go from
  * one socket to the other as the chunks they arrived in.
  *
+ * Frames are decoded only while something needs them (the fast path): each way the handshake (for the session),
+ * requests while the proxy has a zk_* toxic (to match them), replies while a fault on this connection waits for
+ * one. The rest of the time the pipes only count frame lengths, so that decoding can start at the next frame
+ * boundary the moment a zk_* toxic is added to an open connection.
+ *
  * A connection whose client does not open a ZooKeeper session (a four-letter word such as `ruok`, any other
  * protocol), or whose frames stop making sense, is passed through unparsed from then on: the proxy never resets a
  * connection because it does not understand it.
@@ -265,6 +270,9 @@ export class Connection implements FaultConnection {
   readonly awaiting: Fault[] = [];
   heldFault: Fault | undefined;
   private requestedSession = 0n;
+  /** The handshake's frames have been read: the connect request, the connect response. */
+  private connectRequestRead = false;
+  private connectResponseRead = false;
   private pending: Buffer | undefined;
   private readonly upstreamSocket: net.Socket;
   private readonly pipes: Record<StreamName, Pipe>;
@@ -304,13 +312,21 @@ export class Connection implements FaultConnection {
   }
 
   addToxic(entry: ToxicEntry): void {
-    if (isFrameToxic(entry)) this.rollFrameToxic(entry);
-    else this.pipes[entry.stream].addToxic(entry);
+    if (isFrameToxic(entry)) {
+      this.rollFrameToxic(entry);
+      this.updateDecoding();
+    } else {
+      this.pipes[entry.stream].addToxic(entry);
+    }
   }
 
   removeToxic(entry: ToxicEntry): void {
-    if (isFrameToxic(entry)) this.spared.delete(entry);
-    else this.pipes[entry.stream].removeToxic(entry);
+    if (isFrameToxic(entry)) {
+      this.spared.delete(entry);
+      this.updateDecoding();
+    } else {
+      this.pipes[entry.stream].removeToxic(entry);
+    }
   }
 
   updateToxic(entry: ToxicEntry): void {
@@ -321,6 +337,17 @@ export class Connection implements FaultConnection {
   private rollFrameToxic(entry: FrameToxicEntry): void {
     if (this.owner.random() < entry.toxicity) this.spared.delete(entry);
     else this.spared.add(entry);
+  }
+
+  /**
+   * Which pipes decode frames, and which only count them (the fast path): requests are decoded until the connect
+   * request has been read and while the proxy has a zk_* toxic; replies until the connect response has been read
+   * and while a fault on this connection waits for its reply (which comes after its request, so after this).
+   */
+  private updateDecoding(): void {
+    if (this.mode !== 'zookeeper') return;
+    this.pipes.upstream.scanner?.setDecoding(!this.connectRequestRead || this.owner.frameToxics().length > 0);
+    this.pipes.downstream.scanner?.setDecoding(!this.connectResponseRead || this.awaiting.length > 0);
   }
 
   /** The first bytes tell a ZooKeeper session (a ConnectRequest's length) from anything else. */
@@ -363,6 +390,8 @@ export class Connection implements FaultConnection {
       const request = parseConnectRequest(head);
       if (request === undefined) return this.cut({ kind: 'malformed', reason: 'connect request too short' });
       this.requestedSession = request.sessionId;
+      this.connectRequestRead = true;
+      this.updateDecoding();
       return 'pass';
     }
     if (isTruncatedRequest(head)) return this.cut({ kind: 'malformed', reason: 'request shorter than its header' });
@@ -372,6 +401,7 @@ export class Connection implements FaultConnection {
     if (xid < 0) return 'pass'; // pings, auth, setWatches: faults aim at client operations
     const eligible = this.spared.size === 0 ? toxics : toxics.filter((entry) => !this.spared.has(entry));
     const action = this.owner.faults.matchRequest(this, eligible, this.session, head, xid);
+    if (this.awaiting.length > 0) this.updateDecoding();
     return action === undefined ? 'pass' : this.cut(action);
   }
 
@@ -380,6 +410,8 @@ export class Connection implements FaultConnection {
       const response = parseConnectResponse(head);
       if (response === undefined) return this.cut({ kind: 'malformed', reason: 'connect response too short' });
       this.onHandshake(response.timeoutMs, response.sessionId);
+      this.connectResponseRead = true;
+      this.updateDecoding();
       return 'pass';
     }
     if (isTruncatedReply(head)) return this.cut({ kind: 'malformed', reason: 'reply shorter than its header' });
@@ -388,6 +420,7 @@ export class Connection implements FaultConnection {
     const index = this.awaiting.findIndex((fault) => fault.xid === xid);
     if (index < 0) return 'pass';
     const [fault] = this.awaiting.splice(index, 1);
+    this.updateDecoding();
     return this.cut(this.owner.faults.onAwaitedReply(fault!, parseReplyHeader(head)));
   }
 

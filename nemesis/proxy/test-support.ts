@@ -2,6 +2,7 @@
  * What the proxy's unit tests share: our proxy process with no ZooKeeper behind it, plain TCP servers to put
  * behind its proxies, and sockets that record what they receive and how they end.
  */
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,20 +33,47 @@ export async function startTestServer(seed?: number): Promise<TestServer> {
   };
 }
 
-/** A TCP server on loopback that sends back whatever it receives and ends when its peer ends. */
-export async function startEchoServer(): Promise<{ address: string; port: number; close(): Promise<void> }> {
+/** A ZooKeeper frame: the body's length (4 bytes, big-endian), then the body. */
+export function frame(body: Buffer): Buffer {
+  const bytes = Buffer.alloc(4 + body.length);
+  bytes.writeInt32BE(body.length);
+  body.copy(bytes, 4);
+  return bytes;
+}
+
+/** A TCP server on loopback that sends back whatever it receives and ends when its peer ends; it keeps what each connection sent. */
+export async function startEchoServer(): Promise<{ address: string; port: number; received(connection: number): Buffer; receivedAtLeast(connection: number, length: number): Promise<Buffer>; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  const received: Buffer[][] = [];
+  const arrivals = new EventEmitter();
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
     sockets.add(socket);
+    const chunks: Buffer[] = [];
+    received.push(chunks);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    socket.on('data', (bytes: Buffer) => {
+      chunks.push(bytes);
+      arrivals.emit('data');
+    });
     socket.pipe(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
+  const bytesOf = (connection: number): Buffer => Buffer.concat(received[connection] ?? []);
   return {
     address: `127.0.0.1:${port}`,
     port,
+    received: bytesOf,
+    receivedAtLeast: (connection, length) => new Promise((resolve) => {
+      const check = (): void => {
+        if (bytesOf(connection).length < length) return;
+        arrivals.off('data', check);
+        resolve(bytesOf(connection));
+      };
+      arrivals.on('data', check);
+      check();
+    }),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

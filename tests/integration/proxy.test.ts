@@ -170,6 +170,38 @@ describe('fault proxy', () => {
     expect(events.filter((event) => event.faultId === fault.id).map((event) => event.event)).toEqual(['armed', 'matched', 'reply-held', 'reply-released']);
   });
 
+  it('arms a fault on a busy session whose frames were only counted (nothing armed): the very next matching request is hit, read in step', async () => {
+    const parent = `${ROOT}/fast-path`;
+    await admin.create(parent, '', ZOO_PERSISTENT);
+    const target = await admin.create(`${parent}/target`, 'data', ZOO_PERSISTENT);
+    const client = await clientOf('w1');
+    // 64 requests in flight: the proxy reads many frames per chunk, and frames straddling chunks, as the toxic comes.
+    // (A hold, not a drop: a reset in the middle of a pipeline makes the C client send a request's body without its
+    // length on its next connection: docs/environment.md.)
+    let stopping = false;
+    let answered = 0;
+    const loops = Array.from({ length: 64 }, async () => {
+      while (!stopping) {
+        await client.exists(parent, false);
+        answered += 1;
+      }
+    });
+    await eventually(() => answered > 2_000, 'the session answered 2,000 requests');
+    const fault = await proxy.armHoldReply({ ops: ['getData'], pathPrefix: `${parent}/`, clientHost: 'w1' });
+    let settled = false;
+    const read = client.get(target, false).finally(() => (settled = true));
+    expect(await withTimeout(fault.applied, 5_000, 'no reply-held event')).toMatchObject({ event: 'reply-held', clientHost: 'w1', session: sessionOf(client), op: 'getData', path: target, err: 0 });
+    expect(settled).toBe(false);
+    expect(await fault.disarm()).toBe('released');
+    const [, data] = await withTimeout(read, 5_000, 'the held getData did not complete');
+    expect(String(data)).toBe('data');
+    const afterRelease = answered;
+    await eventually(() => answered > afterRelease + 500, 'the session goes on after the release');
+    stopping = true;
+    await Promise.all(loops);
+    expect(events.filter((event) => event.event === 'malformed-frame' || (event.event === 'connection-closed' && event.clientHost === 'w1' && event.session === sessionOf(client)))).toEqual([]);
+  });
+
   it('black-holes a client past its session timeout: another host sees its node vanish, then it learns of the expiry', async () => {
     const sessionTimeoutMs = 2_000;
     const cutOff = await clientOf('w1', sessionTimeoutMs);
