@@ -54,7 +54,7 @@ describe('scripts/setup.sh', () => {
 
   it('refuses an unknown purpose with one line and exit 2', async () => {
     const outcome = await setup(['bash', 'scripts/setup.sh', 'everything']);
-    expect(outcome).toEqual({ code: 2, lines: ["setup: unknown purpose 'everything' (expected run, test or docker)"] });
+    expect(outcome).toEqual({ code: 2, lines: ["setup: unknown purpose 'everything' (expected run, test, docker or hosts)"] });
   });
 
   describe.skipIf(dockerSkipReason !== undefined)(`on other machines${dockerSkipReason === undefined ? '' : ` (${dockerSkipReason})`}`, () => {
