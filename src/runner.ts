@@ -118,6 +118,8 @@ class TestRun {
   private readonly holding = new Map<string, Map<string, HeldLock>>();
   /** client → the elections it campaigns in (campaign ok, resign not yet invoked). */
   private readonly candidacies = new Map<string, Map<string, Candidacy>>();
+  /** client → the session it last reported connected, while connected (the workers' session events). */
+  private readonly connections = new Map<string, string>();
   private nextOpId = 0;
   private clientsRunning = true;
   private readonly progress: Progress;
@@ -143,9 +145,11 @@ class TestRun {
     const loops = this.startClients();
     this.progress.start();
     schedule.start();
-    const snapshots = this.takeMidRunSnapshots();
+    const stopSnapshots = new AbortController();
+    const snapshots = this.takeMidRunSnapshots(stopSnapshots.signal);
     await delay(this.config.timeLimitS * 1000);
     this.clientsRunning = false;
+    stopSnapshots.abort();
     await snapshots;
     await schedule.stopAndHeal();
     await this.healEverything();
@@ -153,8 +157,7 @@ class TestRun {
     // An unref'd bound: once the loops are done it must not hold the process open until it fires.
     await Promise.race([Promise.all(loops), delay(finishBoundMs(this.config), undefined, { ref: false })]);
     await this.releaseWhatClientsBelieveTheyHold();
-    // Sessions cut off during the run must expire (their ephemerals vanish) before the audit.
-    await delay(this.config.sessionTimeoutMs + 2 * this.config.tickTimeMs);
+    await this.sessionsSettled();
     await this.snapshot(true);
   }
 
@@ -168,14 +171,49 @@ class TestRun {
    * that a late cleanup or a session's end removes before the run ends still shows. A snapshot that cannot be
    * taken in the middle of a fault (no leader to list sessions) is skipped.
    */
-  private async takeMidRunSnapshots(): Promise<void> {
+  private async takeMidRunSnapshots(stop: AbortSignal): Promise<void> {
     const intervalMs = (this.config.snapshotIntervalS ?? 0) * 1000;
     if (intervalMs <= 0) return;
     for (;;) {
-      await delay(intervalMs);
-      if (!this.clientsRunning) return;
+      // Aborted when the clients stop: the final audit need not wait out an interval.
+      const stopped = await delay(intervalMs, false, { signal: stop }).catch(() => true);
+      if (stopped || !this.clientsRunning) return;
       await this.snapshot(false).catch(() => undefined);
     }
+  }
+
+  /**
+   * Sessions cut off during the run must expire (their ephemerals vanish) before the audit. Settled once every
+   * client of a live worker is connected and every session the leader knows is one of theirs: nothing is left to
+   * expire. Servers cannot be asked to tell when another's session expires, so the leader is asked each tick, for
+   * at most a session timeout and two ticks (by then the server has expired every session cut off before the heal);
+   * an ensemble shared with others (--connect) never settles early and waits that bound.
+   */
+  private async sessionsSettled(): Promise<void> {
+    const { sessionTimeoutMs, tickTimeMs } = this.config;
+    const deadline = performance.now() + sessionTimeoutMs + 2 * tickTimeMs;
+    while (performance.now() < deadline) {
+      const ours = this.connectedSessions();
+      if (ours !== undefined) {
+        const known = await liveSessions(this.bed.cluster).catch(() => undefined);
+        if (known?.every((session) => ours.has(session))) return;
+      }
+      await delay(Math.min(tickTimeMs, Math.max(0, deadline - performance.now())));
+    }
+  }
+
+  /** The sessions the clients of live workers are connected on, or undefined while one of them is not connected. */
+  private connectedSessions(): Set<string> | undefined {
+    const sessions = new Set<string>();
+    for (const host of this.bed.hosts) {
+      if (!host.process.alive) continue;
+      for (const client of host.process.clients) {
+        const session = this.connections.get(client);
+        if (session === undefined) return undefined;
+        sessions.add(session);
+      }
+    }
+    return sessions;
   }
 
   private async setUp(closeHistory: () => void): Promise<void> {
@@ -295,6 +333,9 @@ class TestRun {
   private workerEvent(worker: string, event: WorkerEvent): void {
     const { type: _type, ...fields } = event;
     this.history.write({ kind: 'worker', time: this.history.now(), worker, ...fields });
+    // A worker that leaves the session out of `connected` leaves the final audit waiting its whole bound.
+    if (event.event === 'connected' && event.session !== undefined) this.connections.set(event.client, event.session);
+    else if (event.event !== 'leadership') this.connections.delete(event.client);
     if (event.event !== 'leadership') return;
     const candidacy = this.candidacies.get(event.client)?.get(event.election);
     if (candidacy === undefined) return; // not campaigning (any more): the client believes nothing of it
