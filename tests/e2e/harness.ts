@@ -146,6 +146,19 @@ export async function runJepsen(args: string[], boundMs: number, observe?: Obser
   };
 }
 
+/** A run the CLI refuses: its exit code and what it printed (its scratch results directory goes afterwards). */
+export async function refusedRun(args: string[], boundMs: number): Promise<CliOutcome> {
+  const resultsDir = await scratchDirectory();
+  try {
+    return await exitWithin(spawnScript('src/cli.ts', [...args, '--results', resultsDir]), boundMs);
+  } finally {
+    await rm(resultsDir, { recursive: true, force: true });
+  }
+}
+
+/** The node worker with its features taken out of init_ok: a worker of protocol revision 1.0. */
+export const FEATURELESS_WORKER = `node --import tsx workloads/workers/node/main.ts --recipe safe | sed -u 's/,"features":\\[[^]]*\\]//'`;
+
 /**
  * Declares one run for the tests of the enclosing `describe`: it starts in beforeAll (so several assertions share
  * it) and its temporary directory goes in afterAll. The returned getter gives the finished run.

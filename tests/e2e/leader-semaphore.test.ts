@@ -1,27 +1,28 @@
 /**
  * The leader and semaphore workloads end to end, and ZooKeeper's own lock recipe: real runs of the CLI (the local
- * backend, the fault proxy, real workers). Without faults every recipe is valid, or, where a library is wrong
- * without any fault (ZooKeeper's election), workloads/recipe-findings.test.ts pins it step by step; a leader frozen past its session
- * (pause-holder) shows a double leader with every leader recipe; a correct semaphore never lets more than its
- * permits in, with or without server faults.
+ * backend, the fault proxy, real workers). Without faults a correct recipe is valid, or, where a library is wrong
+ * without any fault (ZooKeeper's election), tests/integration/recipe-findings.test.ts pins it step by step; a
+ * leader frozen past its session (pause-holder) shows a double leader whatever the recipe; a correct semaphore
+ * never lets more than its permits in, with or without server faults.
  */
-import { rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../../ground/history.ts';
-import { anomalyTypes, exitWithin, itRecordsACompleteRun, scratchDirectory, spawnScript, summary, useJepsenRun } from './harness.ts';
+import { anomalyTypes, itRecordsACompleteRun, refusedRun, summary, useJepsenRun } from './harness.ts';
 
 const SEED = 3;
 // Java workers are JVMs: on two shared cores starting them can take tens of seconds.
 const RUN_BOUND_MS = 180_000;
 const SHORT = ['--backend', 'local', '--seed', String(SEED), '--time-limit', '8', '--clients', '4', '--workers', '2'];
 
-/** Every leader recipe: each worker's election, Curator's in both its recipes. */
-const LEADER_RECIPES: [recipe: string, leaderRecipe: string][] = [
-  ['node-naive', 'latch'], ['node-safe', 'latch'], ['kazoo@2.8.0', 'latch'], ['kazoo@2.11.0', 'latch'],
-  ['curator@5.4.0', 'latch'], ['curator@5.4.0', 'selector'], ['curator@5.7.1', 'latch'], ['curator@5.7.1', 'selector'],
-  ['zk-recipes@3.8.0', 'latch'],
-];
-const SEMAPHORE_RECIPES = ['node-safe', 'kazoo@2.8.0', 'kazoo@2.11.0', 'curator@5.4.0', 'curator@5.7.1'];
+/**
+ * One recipe of each kind of worker per run shape: the conformance suite (tests/integration/conformance.test.ts)
+ * holds every recipe and version to the protocol's election and semaphore cases; these runs show the workloads,
+ * the nemesis and the checks over the whole CLI.
+ */
+const LEADER_RECIPES: [recipe: string, leaderRecipe: string][] = [['node-safe', 'latch'], ['kazoo@2.11.0', 'latch'], ['curator@5.7.1', 'selector']];
+/** A frozen leader outlives its session whatever the recipe: Python, Java and ZooKeeper's own election. */
+const PAUSED_LEADER_RECIPES: [recipe: string, leaderRecipe: string][] = [['kazoo@2.8.0', 'latch'], ['curator@5.4.0', 'latch'], ['zk-recipes@3.8.0', 'latch']];
+const SEMAPHORE_RECIPES = ['kazoo@2.11.0', 'curator@5.4.0'];
 
 /** Leaders one after another per election: how many leadership events opened a window. */
 function leaderships(lines: readonly HistoryLine[]): number {
@@ -45,9 +46,9 @@ function peakLeases(lines: readonly HistoryLine[]): number {
   return peak;
 }
 
-// zk-recipes@3.8.0 is left out: its election goes without a leader with no fault at all (a candidate's failed
-// determination), which workloads/recipe-findings.test.ts pins step by step.
-describe.each(LEADER_RECIPES.filter(([recipe]) => recipe !== 'zk-recipes@3.8.0'))('%s (leader recipe %s), leader, no faults', (recipe, leaderRecipe) => {
+// zk-recipes@3.8.0 is not among them: its election goes without a leader with no fault at all (a candidate's failed
+// determination), which tests/integration/recipe-findings.test.ts pins step by step.
+describe.each(LEADER_RECIPES)('%s (leader recipe %s), leader, no faults', (recipe, leaderRecipe) => {
   const run = useJepsenRun([...SHORT, '--recipe', recipe, '--leader-recipe', leaderRecipe, '--workload', 'leader', '--locks', '2'], RUN_BOUND_MS);
 
   it('elects leaders in turn, each writing the election\'s counter with its token, and is valid', () => {
@@ -63,7 +64,7 @@ describe.each(LEADER_RECIPES.filter(([recipe]) => recipe !== 'zk-recipes@3.8.0')
   itRecordsACompleteRun(run, SEED);
 });
 
-describe.each(LEADER_RECIPES)('%s (leader recipe %s), leader, pause-holder', (recipe, leaderRecipe) => {
+describe.each(PAUSED_LEADER_RECIPES)('%s (leader recipe %s), leader, pause-holder', (recipe, leaderRecipe) => {
   const run = useJepsenRun([
     ...SHORT, '--recipe', recipe, '--leader-recipe', leaderRecipe, '--workload', 'leader', '--nemesis', 'pause-holder', '--nemesis-interval', '1',
     '--locks', '1', '--hold', '1000', '--session-timeout', '1000', '--fencing', 'off',
@@ -97,9 +98,9 @@ describe.each(SEMAPHORE_RECIPES)('%s, semaphore of 2 permits', (recipe) => {
   itRecordsACompleteRun(run, SEED);
 });
 
-describe.each(['node-safe', 'curator@5.7.1'])('%s, semaphore of 2 permits, servers killed and paused', (recipe) => {
+describe('curator@5.7.1, semaphore of 2 permits, servers killed and paused', () => {
   const run = useJepsenRun([
-    ...SHORT, '--recipe', recipe, '--workload', 'semaphore', '--permits', '2', '--locks', '1', '--nemesis', 'kill,pause', '--nemesis-interval', '2',
+    ...SHORT, '--recipe', 'curator@5.7.1', '--workload', 'semaphore', '--permits', '2', '--locks', '1', '--nemesis', 'kill,pause', '--nemesis-interval', '2',
   ], RUN_BOUND_MS);
 
   it('never lets more than two hold', () => {
@@ -110,20 +111,10 @@ describe.each(['node-safe', 'curator@5.7.1'])('%s, semaphore of 2 permits, serve
   });
 });
 
-describe('zk-recipes@3.8.0 (ZooKeeper\'s WriteLock), try-lock, no faults', () => {
-  const run = useJepsenRun([...SHORT, '--recipe', 'zk-recipes@3.8.0', '--workload', 'try-lock', '--locks', '2'], RUN_BOUND_MS);
-
-  it('is valid', () => {
-    const { results, outcome } = run();
-    expect(outcome.code, summary(run())).toBe(0);
-    expect(results.checkers.mutex.windows).toBeGreaterThan(10);
-  });
-});
-
 // A blocking WriteLock loses its wakeup when its predecessor goes just as it queues (pinned step by step in
-// workloads/recipe-findings.test.ts): with no fault, that stuck acquire is all these runs may show.
-describe.each(['mutex', 'fenced-counter'])('zk-recipes@3.8.0 (ZooKeeper\'s WriteLock), %s, no faults', (workload) => {
-  const run = useJepsenRun([...SHORT, '--recipe', 'zk-recipes@3.8.0', '--workload', workload, '--locks', '2'], RUN_BOUND_MS);
+// tests/integration/recipe-findings.test.ts): with no fault, that stuck acquire is all this run may show.
+describe('zk-recipes@3.8.0 (ZooKeeper\'s WriteLock), fenced-counter, no faults', () => {
+  const run = useJepsenRun([...SHORT, '--recipe', 'zk-recipes@3.8.0', '--workload', 'fenced-counter', '--locks', '2'], RUN_BOUND_MS);
 
   it('excludes, leaks nothing and loses no update; at most acquires wait while the lock is free (the lost wakeup)', () => {
     const { results } = run();
@@ -133,29 +124,10 @@ describe.each(['mutex', 'fenced-counter'])('zk-recipes@3.8.0 (ZooKeeper\'s Write
   });
 });
 
-describe('workers without a feature', () => {
-  /** A refused run: its exit code and what it printed. */
-  const refused = async (args: string[]) => {
-    const directory = await scratchDirectory();
-    try {
-      return await exitWithin(spawnScript('src/cli.ts', [...args, '--results', directory]), RUN_BOUND_MS);
-    } finally {
-      await rm(directory, { recursive: true, force: true });
-    }
-  };
-
-  it('are refused with one line: the semaphore workload on ZooKeeper\'s recipes, which have none', async () => {
-    const outcome = await refused([...SHORT, '--recipe', 'zk-recipes@3.8.0', '--workload', 'semaphore']);
-    expect(outcome.code).toBe(254);
-    expect(outcome.stderr).toMatch(/--workload semaphore needs workers that announce 'semaphore' in init_ok; zk-recipes@3\.8\.0 does not/);
-    expect(outcome.stderr).not.toMatch(/\n\s+at /);
-  }, RUN_BOUND_MS);
-
-  it('and the leader workload on a worker of revision 1.2 (no leader feature)', async () => {
-    const worker = `node --import tsx workloads/workers/node/main.ts --recipe safe | sed -u 's/,"features":\\[[^]]*\\]//'`;
-    const outcome = await refused(['--backend', 'local', '--time-limit', '5', '--clients', '2', '--workers', '1', '--worker', worker, '--workload', 'leader']);
-    expect(outcome.code).toBe(254);
-    expect(outcome.stderr).toMatch(/--workload leader needs workers that announce 'leader' in init_ok/);
-    expect(outcome.stderr).not.toMatch(/\n\s+at /);
-  }, RUN_BOUND_MS);
-});
+// The same refusal for a worker that lacks a feature altogether is in rwlock.test.ts.
+it('a recipe without a semaphore is refused with one line: ZooKeeper\'s recipes have none', async () => {
+  const outcome = await refusedRun([...SHORT, '--recipe', 'zk-recipes@3.8.0', '--workload', 'semaphore'], RUN_BOUND_MS);
+  expect(outcome.code).toBe(254);
+  expect(outcome.stderr).toMatch(/--workload semaphore needs workers that announce 'semaphore' in init_ok; zk-recipes@3\.8\.0 does not/);
+  expect(outcome.stderr).not.toMatch(/\n\s+at /);
+}, RUN_BOUND_MS);
