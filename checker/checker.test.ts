@@ -264,6 +264,26 @@ describe('liveness', () => {
     expect(results.checkers.liveness.anomalies).toMatchObject([{ cause: 'waited-while-free', acquire: { id: timedOut, outcome: 'fail' } }]);
   });
 
+  it('measures the bound over the time with no server fault in force: a wait through a quorum loss is not stuck, one that outlasts the heal is', () => {
+    const through = new TestHistory(); // bound 2100 ms; free 500 → 4500, of which 1000 → 3000 and 2500 → 4000 under server faults
+    through.acquire('c1', 'L1', 0, 100);
+    through.release('c1', 'L1', 500);
+    through.acquire('c2', 'L1', 400, 4500);
+    through.faultOn(0, 'kill', { nodes: [1, 2] }, 1000, 3000).faultOn(1, 'pause', { nodes: [3] }, 2500, 4000);
+    through.fault(2, 'lost-reply', 600, 4400); // a client-side fault counts as ordinary time
+    through.release('c2', 'L1', 4600);
+    expect(finished(through, 5000).checkers.liveness).toMatchObject({ valid: true, anomalies: [] });
+
+    const outlasting = new TestHistory();
+    outlasting.acquire('c1', 'L1', 0, 100);
+    outlasting.release('c1', 'L1', 500);
+    const waiting = outlasting.acquire('c2', 'L1', 400, null);
+    outlasting.faultOn(0, 'partition', { grudge: { zk1: [2, 3] } }, 1000, 3000);
+    const liveness = finished(outlasting, 6000).checkers.liveness;
+    expect(liveness.anomalies).toMatchObject([{ cause: 'waited-while-free', acquire: { id: waiting }, freeSpan: { start: 500 * MS, end: 6001 * MS }, unfaultedNs: 3501 * MS }]);
+    expect(liveness.anomalies[0]!.explanation).toContain('waited 5.501 s (0.500000 s to 6.001000 s) while no client held L1, 3.501 s of it with no server fault in force');
+  });
+
   it('accepts long waits while the lock is held, and short waits while it is free', () => {
     const h = new TestHistory();
     h.acquire('c1', 'L1', 0, 100);

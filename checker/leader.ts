@@ -19,6 +19,7 @@ import type { HeaderLine, HistoryLine, LockChild, NemesisLine, OpLine, SnapshotL
 import { judge, progressBound, type Check, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, duration } from './describe.ts';
 import { lowestChild } from './nodes.ts';
+import { isServerFault } from './server-faults.ts';
 import type { DoubleLeaderAnomaly, Interval, LeaderResult, LeaderWindow, Nanos, NodeOwner, NoLeaderAnomaly } from './types.ts';
 
 interface Candidacy {
@@ -53,9 +54,6 @@ interface ElectionState {
   stretchCandidates: Set<string>;
 }
 
-/** Nemeses acting on servers: their `value.nodes` are down, their `value.grudge` cuts links. */
-const SERVER_DOWN = new Set(['kill', 'pause', 'kill-mid-create']);
-const SERVER_PARTITION = 'partition';
 /** Nemeses acting on client hosts (`value.workers`): their clients can do nothing meanwhile. */
 const HOST_FAULTS = new Set(['pause-holder', 'partition-clients']);
 
@@ -184,7 +182,7 @@ class LeaderCheck implements RunningCheck<LeaderResult> {
         if (count > 0) this.blockedWorkers.set(worker, count);
         else this.blockedWorkers.delete(worker);
       }
-    } else if (SERVER_DOWN.has(line.f) || line.f === SERVER_PARTITION) {
+    } else if (isServerFault(line)) {
       if (line.type === 'start') this.serverFaults.set(line.id, line);
       else this.serverFaults.delete(line.id);
     } else {

@@ -1,7 +1,9 @@
 /**
  * liveness: a blocking acquire must not wait while nobody holds the lock. A lock is free while no hold window
  * is open on it; a waiter that stays pending (or gives up) through a free stretch longer than the bound is a
- * stuck acquire. Waiters are only examined when a long free stretch ends (then found among the pending
+ * stuck acquire. The bound is measured over the stretch's time with no server fault in force (server-faults.ts):
+ * a killed, paused or partitioned server holds up its clients until they move, and nothing owes progress then; a
+ * deadlock outlasts the faults that made it and is found after they heal. Waiters are only examined when a long free stretch ends (then found among the pending
  * operations), or when they finish, so the cost is O(1) per operation. The final snapshot adds the static form: a lock whose lowest node belongs to a client
  * that is not acquiring it blocks every future acquire.
  *
@@ -9,10 +11,11 @@
  * blocking read acquire is judged against the stretches with no write window open and no write acquire pending
  * (`reader-waited-without-writer`), the same way. A reader behind a writer that waits is left to that writer.
  */
-import type { LockChild, SnapshotLine } from '../ground/history.ts';
+import type { HeaderLine, HistoryLine, LockChild, SnapshotLine } from '../ground/history.ts';
 import { doubtsWithFinal, judge, progressBound, type Check, type CheckContext, type CheckEnd, type RunningCheck } from './check.ts';
 import { at, duration, owner as describeOwner } from './describe.ts';
 import { lowestChild, PERSISTENT_OWNER } from './nodes.ts';
+import { ServerFaultTime } from './server-faults.ts';
 import { summarize, type ClientLockActivity, type TrackedLock, type TrackedOp, type Tracker } from './tracker.ts';
 import type { HoldWindow, Interval, LivenessResult, Nanos, NodeOwner, StuckAcquireAnomaly } from './types.ts';
 
@@ -44,7 +47,8 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
   private readonly statesInOrder: LockState[] = [];
   /** Ids of the acquires already reported, so that each is reported once. */
   private readonly flagged = new Set<number>();
-  private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval; cause: WaitCause }> = [];
+  private readonly found: Array<{ waiter: TrackedOp; freeSpan: Interval; unfaultedNs: Nanos; cause: WaitCause }> = [];
+  private readonly serverFaults = new ServerFaultTime();
   private readonly unclaimedHeads: StuckAcquireAnomaly[] = [];
   private latestSnapshot: SnapshotLine | null = null;
 
@@ -53,6 +57,10 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     private readonly boundNs: Nanos,
     private readonly boundSource: LivenessResult['boundSource'],
   ) {}
+
+  line(line: Exclude<HistoryLine, HeaderLine>): void {
+    if (line.kind === 'nemesis') this.serverFaults.line(line);
+  }
 
   opInvoked(op: TrackedOp): void {
     if (isWaiter(op)) this.stateOf(op.activity.lock);
@@ -74,7 +82,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     const state = this.stateOf(lock);
     if (window.access === 'write') this.writerArrives(state, window.start);
     if (state.freeSince === null) return;
-    if (window.start - state.freeSince > this.boundNs) {
+    if (this.unfaulted(state.freeSince, window.start) > this.boundNs) {
       for (const waiter of this.waitersOn(lock, waitsForFreeLock)) this.judge(waiter, state.freeSince, window.start, 'waited-while-free');
     }
     state.freeSince = null;
@@ -91,7 +99,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     const since = state.writerlessSince;
     state.writers++;
     if (since === null) return;
-    if (time - since > this.boundNs) {
+    if (this.unfaulted(since, time) > this.boundNs) {
       for (const reader of this.waitersOn(state.lock, waitsForWriters)) this.judge(reader, since, time, 'reader-waited-without-writer');
     }
     state.writerlessSince = null;
@@ -131,17 +139,23 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
       if (state.freeSince !== null) for (const waiter of waiters[index] ?? []) this.judge(waiter, state.freeSince, endTime, 'waited-while-free');
       if (state.writerlessSince !== null) for (const reader of readers[index] ?? []) this.judge(reader, state.writerlessSince, endTime, 'reader-waited-without-writer');
     }
-    return [...this.found.map(({ waiter, freeSpan, cause }) => this.waitedTooLong(waiter, freeSpan, cause)), ...this.unclaimedHeads];
+    return [...this.found.map(({ waiter, freeSpan, unfaultedNs, cause }) => this.waitedTooLong(waiter, freeSpan, unfaultedNs, cause)), ...this.unclaimedHeads];
   }
 
   private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos, cause: WaitCause): void {
     const start = Math.max(freeSince, waiter.invokeTime);
-    if (until - start <= this.boundNs || this.flagged.has(waiter.id)) return;
+    const unfaultedNs = this.unfaulted(start, until);
+    if (unfaultedNs <= this.boundNs || this.flagged.has(waiter.id)) return;
     this.flagged.add(waiter.id);
-    this.found.push({ waiter, freeSpan: { start, end: until }, cause });
+    this.found.push({ waiter, freeSpan: { start, end: until }, unfaultedNs, cause });
   }
 
-  private waitedTooLong(op: TrackedOp, freeSpan: Interval, cause: WaitCause): StuckAcquireAnomaly {
+  /** The part of [start, end] with no server fault in force: what the bound is measured against. */
+  private unfaulted(start: Nanos, end: Nanos): Nanos {
+    return end - start - this.serverFaults.within(start, end);
+  }
+
+  private waitedTooLong(op: TrackedOp, freeSpan: Interval, unfaultedNs: Nanos, cause: WaitCause): StuckAcquireAnomaly {
     const lock = op.lock ?? '';
     const head = this.headOf(lock);
     const ending = op.outcome === 'pending' ? 'was still pending at the end' : `ended ${op.outcome} at ${at(op.completeTime ?? op.invokeTime)}`;
@@ -152,6 +166,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
       cause,
       acquire: summarize(op),
       freeSpan,
+      unfaultedNs,
       boundNs: this.boundNs,
       blockingNode: head?.node ?? null,
       blockingOwner: head?.owner ?? null,
@@ -160,7 +175,8 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
       events: [],
       explanation:
         `${op.client}'s blocking ${op.access === null ? '' : `${op.access} `}acquire #${op.id} of ${lock}, invoked at ${at(op.invokeTime)}, waited ${duration(freeSpan.end - freeSpan.start)} ` +
-        `(${at(freeSpan.start)} to ${at(freeSpan.end)}) while ${cause === 'waited-while-free' ? `no client held ${lock}` : `no client held or waited for the write side of ${lock}`}, ` +
+        `(${at(freeSpan.start)} to ${at(freeSpan.end)}) while ${cause === 'waited-while-free' ? `no client held ${lock}` : `no client held or waited for the write side of ${lock}`}` +
+        `${unfaultedNs < freeSpan.end - freeSpan.start ? `, ${duration(unfaultedNs)} of it with no server fault in force` : ''}, ` +
         `longer than the ${duration(this.boundNs)} bound, and ${ending}${blocking}.`,
     };
   }
@@ -176,6 +192,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
       cause: 'lowest-node-unclaimed',
       acquire: waiting === null ? null : summarize(waiting),
       freeSpan: null,
+      unfaultedNs: null,
       boundNs: null,
       blockingNode: { ...head },
       blockingOwner: owner,

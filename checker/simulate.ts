@@ -435,9 +435,11 @@ class Simulation {
 
   /**
    * A blocking acquire on a free lock (a reader, on a read/write lock nobody writes) that gets nowhere for three
-   * times the liveness bound, then gives up.
+   * times the liveness bound, then gives up. A server fault in force is healed first: time under one does not count
+   * towards the bound, and a deadlock outlasts the faults that made it.
    */
   private stuck(clientIndex: number, lockIndex: number): void {
+    if (this.openFault !== null) this.toggleFault();
     const lock = this.locks[lockIndex]!;
     const access = accessField(this.violationAccess('read'));
     const op = this.invoke(clientIndex, 'acquire', { lock: lock.name, mode: 'blocking', timeoutMs: 1, ...access });

@@ -142,6 +142,8 @@ export interface StuckAcquireAnomaly extends AnomalyBase {
   acquire: OpSummary | null;
   /** The stretch, while the acquire waited, with no hold window open on the lock (readers: no writer holding or waiting). */
   freeSpan: Interval | null;
+  /** The part of `freeSpan` with no server fault in force (kill, pause, partition of servers): what exceeded the bound. */
+  unfaultedNs: Nanos | null;
   boundNs: Nanos | null;
   /** The lowest child of the lock in the latest snapshot, and who owns it (null if no snapshot showed one). */
   blockingNode: LockChild | null;

@@ -57,7 +57,7 @@ describe.skipIf(!daemonAnswers)(`docker backend, pause${daemonAnswers ? '' : ' (
   it('pauses servers with docker pause: each paused node in the history was paused in Docker', () => {
     const paused = linesOf(run().history, 'nemesis').filter((line) => line.f === 'pause' && line.type === 'start');
     expect(paused.length, 'pause faults in the history').toBeGreaterThan(0);
-    const nodes = paused.map((line) => Number(line.value['node']));
+    const nodes = paused.flatMap((line) => line.value['nodes'] as number[]);
     expect([...seenPaused].sort(), 'nodes Docker showed paused').toEqual([...new Set(nodes)].sort());
   });
 
