@@ -55,23 +55,39 @@ export function newZkHandle(connect: string, sessionTimeoutMs: number): ZkHandle
   return handle;
 }
 
-/** A connected session: resolves once the client has one; closes it and rejects when none came within `withinMs`. */
+/**
+ * A connected session: resolves once the client has one; rejects when none came within `withinMs`. Each handshake
+ * gets a second, then twice as long as the one before, then a fresh handle tries: in a process that also spawns
+ * children, the binding now and then never hears its socket again (docs/environment.md). The handles that gave up
+ * stay open until the end, so that the next one's socket gets another descriptor number than theirs.
+ */
 export async function connectedZkHandle(connect: string, sessionTimeoutMs: number, withinMs = 15_000): Promise<ZkHandle> {
-  const handle = newZkHandle(connect, sessionTimeoutMs);
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Date.now() + withinMs;
+  const gaveUp: ZkHandle[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ZooKeeper session with ${connect} within ${withinMs} ms`)), withinMs);
-      handle.on('connect', () => resolve());
-      handle.init({});
-    });
-  } catch (error) {
-    handle.close();
-    throw error;
+    for (let attemptMs = FIRST_HANDSHAKE_MS; ; attemptMs *= 2) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ZooKeeper session with ${connect} within ${withinMs} ms`);
+      const handle = newZkHandle(connect, sessionTimeoutMs);
+      if (await sessionWithin(handle, Math.min(attemptMs, left))) return handle;
+      gaveUp.push(handle);
+    }
   } finally {
-    clearTimeout(timer);
+    for (const handle of gaveUp) handle.close();
   }
-  return handle;
+}
+
+const FIRST_HANDSHAKE_MS = 1_000;
+
+function sessionWithin(handle: ZkHandle, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    handle.on('connect', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    handle.init({});
+  });
 }
 
 export const ZOO_PERSISTENT = 0;

@@ -3,7 +3,7 @@
  * version; those from newer Debian releases are fetched into the project's cache first), and for a user's worker:
  * WORKER_COMMAND="<command>" npx vitest run workloads/conformance.test.ts
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ if (userCommand !== undefined && userCommand.trim() !== '') {
 let testbed: Testbed | undefined;
 
 beforeAll(async () => {
-  testbed = await Testbed.start({ cluster: { runDir: await mkdtemp(join(tmpdir(), 'zkj-conformance-')) } });
+  const runDir = await mkdtemp(join(tmpdir(), 'zkj-conformance-'));
+  testbed = await Testbed.start({ cluster: { runDir }, afterTeardown: () => rm(runDir, { recursive: true, force: true }) });
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  * partition cuts a minority side from a majority side, which keeps a leader; the leader alone isolated is replaced;
  * all servers paused serve nobody. Each test applies one planned fault through the nemesis itself and heals it.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,8 @@ let testbed: Testbed;
 let context: NemesisContext;
 
 beforeAll(async () => {
-  testbed = await Testbed.start({ cluster: { backend: 'local', nodes: NODES, runDir: await mkdtemp(join(tmpdir(), 'zkj-targets-')) } });
+  const runDir = await mkdtemp(join(tmpdir(), 'zkj-targets-'));
+  testbed = await Testbed.start({ cluster: { backend: 'local', nodes: NODES, runDir }, afterTeardown: () => rm(runDir, { recursive: true, force: true }) });
   context = { cluster: testbed.cluster, proxy: undefined as never, sessionTimeoutMs: 2000, intervalMs: 2000, lockRoot: '/locks', clientHosts: [], holders: () => [] };
 });
 

@@ -2,7 +2,7 @@
  * The two Node recipes under the faults they exist for, through the fault proxy in front of a real ensemble:
  * a lost create reply (P3) and a lost cleanup delete (P1). node-naive must show each pathology, node-safe neither.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ let runDir: string;
 
 beforeAll(async () => {
   runDir = await mkdtemp(join(tmpdir(), 'zkj-node-recipes-'));
-  testbed = await Testbed.start({ cluster: { runDir }, proxy: { logFile: join(runDir, 'proxy.log') } });
+  testbed = await Testbed.start({ cluster: { runDir }, proxy: { logFile: join(runDir, 'proxy.log') }, afterTeardown: () => rm(runDir, { recursive: true, force: true }) });
   admin = await AdminSession.connect(testbed.cluster.connectString());
 });
 

@@ -20,7 +20,7 @@
  *   worker gives every attempt up that way, so the runs measure the recipe, not this trap.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ const program = fileURLToPath(new URL('../../workloads/findings/RecipeFindings.j
 let testbed: Testbed | undefined;
 
 beforeAll(async () => {
-  testbed = await Testbed.start({ cluster: { runDir: await mkdtemp(join(tmpdir(), 'zkj-recipe-findings-')) } });
+  const runDir = await mkdtemp(join(tmpdir(), 'zkj-recipe-findings-'));
+  testbed = await Testbed.start({ cluster: { runDir }, afterTeardown: () => rm(runDir, { recursive: true, force: true }) });
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@
  *   reader: neither gets the lock though nobody holds it. kazoo 2.11.0 gives the reader the lock.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,8 @@ async function untilQueued(fixture: CaseFixture, nodes: number): Promise<void> {
 let testbed: Testbed | undefined;
 
 beforeAll(async () => {
-  testbed = await Testbed.start({ cluster: { runDir: await mkdtemp(join(tmpdir(), 'zkj-rwlock-findings-')) } });
+  const runDir = await mkdtemp(join(tmpdir(), 'zkj-rwlock-findings-'));
+  testbed = await Testbed.start({ cluster: { runDir }, afterTeardown: () => rm(runDir, { recursive: true, force: true }) });
 });
 
 afterAll(async () => {
