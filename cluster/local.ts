@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { classArchive, type ClassArchive } from './class-archive.ts';
 import { ClusterError } from './errors.ts';
 import { run, runIn } from './exec.ts';
 import {
@@ -42,6 +43,7 @@ import {
   ZOOKEEPER_CLASSPATH,
   javaArguments,
   prepareZooKeeper,
+  serverClasspath,
   zooConfig,
   type ZooKeeperVersion,
 } from './zookeeper.ts';
@@ -116,6 +118,9 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster, K
   protected readonly nodes: Map<NodeId, LocalNode>;
   protected subnet: Subnet | undefined;
   private reaper: Reaper | undefined;
+  private archive: ClassArchive | undefined;
+  /** The server recording the class archive, if one is. */
+  private recorder: NodeId | undefined;
 
   constructor(
     private readonly options: LocalClusterOptions,
@@ -242,11 +247,15 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster, K
 
   private spawnServer(node: LocalNode): void {
     const output = openSync(join(node.dir, 'stdout.log'), 'a');
+    this.archive ??= classArchive(serverClasspath(this.zkVersion));
+    const { options: jvmOptions, records } = this.archive.next();
+    if (records) this.recorder = node.id;
     const args = javaArguments({
       markers: names.markers(this.id, node.id),
       nodeDir: node.dir,
       configFile: join(node.dir, 'zoo.cfg'),
       version: this.zkVersion,
+      jvmOptions,
     });
     // `ip netns exec` execs java in place, so the child's pid is the server's. Detached: a Ctrl-C aimed at the
     // test must reach our cleanup, not kill servers behind its back; unref: the CLI's `up` exits and leaves them.
@@ -277,11 +286,13 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster, K
           await waitForExit(node.pid!, STOP_GRACE_MS);
         });
         delete node.pid;
+        if (node.id === this.recorder) this.settleArchive();
       }),
     );
   }
 
   async teardown(): Promise<void> {
+    await this.stopRecorder();
     this.reaper?.stop();
     this.reaper = undefined;
     await removeCluster(this.id);
@@ -293,6 +304,22 @@ export class LocalCluster extends OwnedEnsemble<LocalNode> implements Cluster, K
     signal(pid, 'SIGKILL');
     await waitForExit(pid, STOP_GRACE_MS);
     delete this.node(id).pid;
+    if (id === this.recorder) this.settleArchive();
+  }
+
+  /** The recording server writes its archive only on a clean exit: SIGTERM it before the sweep's SIGKILL. */
+  private async stopRecorder(): Promise<void> {
+    const pid = this.recorder === undefined ? undefined : this.node(this.recorder).pid;
+    if (pid === undefined) return;
+    signal(pid, 'SIGTERM');
+    signal(pid, 'SIGCONT');
+    await waitForExit(pid, STOP_GRACE_MS).catch(() => undefined);
+    this.settleArchive();
+  }
+
+  private settleArchive(): void {
+    this.recorder = undefined;
+    this.archive?.settle();
   }
 
   async restart(id: NodeId): Promise<void> {

@@ -101,13 +101,15 @@ export function zooConfig({ tickTimeMs, dataDir, servers }: ZooConfigInput): str
  * another host (the ssh backend) gives the classpath and log4j configuration it copied there.
  */
 export function javaArguments(options: {
-  markers: string[]; nodeDir: string; configFile: string; version: ZooKeeperVersion; classpath?: string; log4jConfig?: string;
+  markers: string[]; nodeDir: string; configFile: string; version: ZooKeeperVersion; classpath?: string; log4jConfig?: string; jvmOptions?: string[];
 }): string[] {
   return [
     ...options.markers,
-    // Several ensembles share two cores: a small heap and the serial collector keep each server light.
+    // Several ensembles share two cores: a small heap, the serial collector and C1 alone keep each server light.
     '-Xmx256m',
     '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    ...(options.jvmOptions ?? []),
     `-Dzookeeper.log.dir=${options.nodeDir}`,
     '-Dzookeeper.root.logger=INFO,ROLLINGFILE',
     `-Dlog4j.configuration=file:${options.log4jConfig ?? LOG4J_CONFIG}`,
