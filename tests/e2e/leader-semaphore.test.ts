@@ -12,7 +12,10 @@ import { anomalyTypes, itRecordsACompleteRun, refusedRun, summary, useJepsenRun 
 const SEED = 3;
 // Java workers are JVMs: on two shared cores starting them can take tens of seconds.
 const RUN_BOUND_MS = 180_000;
-const SHORT = ['--backend', 'local', '--seed', String(SEED), '--time-limit', '8', '--clients', '4', '--workers', '2'];
+const COMMON = ['--backend', 'local', '--seed', String(SEED), '--clients', '4', '--workers', '2'];
+/** Without faults a few seconds show the workload; faults need time to bite. */
+const SHORT = [...COMMON, '--time-limit', '5'];
+const FAULTED = [...COMMON, '--time-limit', '8'];
 
 /**
  * One recipe of each kind of worker per run shape: the conformance suite (tests/integration/conformance.test.ts)
@@ -66,7 +69,7 @@ describe.each(LEADER_RECIPES)('%s (leader recipe %s), leader, no faults', (recip
 
 describe.each(PAUSED_LEADER_RECIPES)('%s (leader recipe %s), leader, pause-holder', (recipe, leaderRecipe) => {
   const run = useJepsenRun([
-    ...SHORT, '--recipe', recipe, '--leader-recipe', leaderRecipe, '--workload', 'leader', '--nemesis', 'pause-holder', '--nemesis-interval', '1',
+    ...FAULTED, '--recipe', recipe, '--leader-recipe', leaderRecipe, '--workload', 'leader', '--nemesis', 'pause-holder', '--nemesis-interval', '1',
     '--locks', '1', '--hold', '1000', '--session-timeout', '1000', '--fencing', 'off',
   ], RUN_BOUND_MS);
 
@@ -100,7 +103,7 @@ describe.each(SEMAPHORE_RECIPES)('%s, semaphore of 2 permits', (recipe) => {
 
 describe('curator@5.7.1, semaphore of 2 permits, servers killed and paused', () => {
   const run = useJepsenRun([
-    ...SHORT, '--recipe', 'curator@5.7.1', '--workload', 'semaphore', '--permits', '2', '--locks', '1', '--nemesis', 'kill,pause', '--nemesis-interval', '2',
+    ...FAULTED, '--recipe', 'curator@5.7.1', '--workload', 'semaphore', '--permits', '2', '--locks', '1', '--nemesis', 'kill,pause', '--nemesis-interval', '2',
   ], RUN_BOUND_MS);
 
   it('never lets more than two hold', () => {

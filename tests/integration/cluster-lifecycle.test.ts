@@ -4,7 +4,7 @@
  * survives every sweep; bad input is one line.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -59,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever a failed test left of the CLI's cluster.
   await cli(['down']);
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
 
 describe('npm run cluster', () => {

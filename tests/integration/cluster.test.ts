@@ -2,7 +2,7 @@
  * The cluster interface against a real ensemble, once per backend. Faults run one after another on one cluster;
  * each test leaves it settled (one leader, every node serving) for the next.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,9 +36,10 @@ const nodeOf = (statuses: NodeStatus[], id: NodeId) => statuses.find((node) => n
 
 describe.each(backends)('%s cluster', (backend) => {
   let cluster: Cluster & KillRestart & Pause & Partition;
+  let runDir: string | undefined;
 
   beforeAll(async () => {
-    const runDir = await mkdtemp(join(tmpdir(), `zkj-cluster-test-${backend}-`));
+    runDir = await mkdtemp(join(tmpdir(), `zkj-cluster-test-${backend}-`));
     const created = await createCluster({ backend, runDir });
     // The backend can do what its registry entry says, and the tests below use all of it.
     expect(capabilitiesOf(created)).toEqual(BACKENDS[backend].capabilities);
@@ -52,6 +53,7 @@ describe.each(backends)('%s cluster', (backend) => {
     const startedAt = performance.now();
     await cluster?.teardown();
     measure(`${backend} teardown`, startedAt);
+    if (runDir !== undefined) await rm(runDir, { recursive: true, force: true });
   });
 
   async function currentLeader(): Promise<NodeId> {

@@ -7,7 +7,7 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reaperOf, startClusterHolder } from '../fixtures/holder.ts';
@@ -40,6 +40,7 @@ describe.skipIf(dockerSkipReason !== undefined)(`docker backend${dockerSkipReaso
 
   afterAll(async () => {
     await cluster?.teardown();
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   });
 
   function settled(): Promise<NodeStatus[]> {
