@@ -71,7 +71,9 @@ describe('node-safe, mutex, kill + pause + partition of servers', () => {
 describe('node-safe, fenced-counter, pause-holder', () => {
   const fencedCounter = (fencing: 'on' | 'off') => [
     ...COMMON, ...SHORT_SESSIONS, '--recipe', 'node-safe', '--workload', 'fenced-counter', '--fencing', fencing, '--nemesis', 'pause-holder',
-    '--nemesis-interval', '1', '--time-limit', '10', '--clients', '4', '--locks', '1', '--hold', '500',
+    // 16 s: about four pauses, each a chance that the holder froze between its read and its write (one of two
+    // runs beside another e2e file saw only double holders in 10 s).
+    '--nemesis-interval', '1', '--time-limit', '16', '--clients', '4', '--locks', '1', '--hold', '500',
   ];
 
   describe('fencing on', () => {
