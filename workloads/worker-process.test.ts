@@ -2,10 +2,10 @@
  * WorkerProcess against a scripted worker (plain Node, no ZooKeeper): what the runner relies on when a worker
  * misbehaves — answers out of order, malformed answers, crashes, stops, a missing program.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WORKER_PROTOCOL_VERSION } from './protocol.ts';
 import { WorkerProcess } from './worker-process.ts';
 
@@ -39,6 +39,7 @@ describe('WorkerProcess', () => {
   afterEach(async () => {
     await Promise.all(started.splice(0).map((worker) => worker.stop(500)));
   });
+  afterAll(() => rm(logDir, { recursive: true, force: true }));
 
   async function start(env: NodeJS.ProcessEnv = {}, command: readonly string[] = ['node', '-e', SCRIPTED_WORKER]): Promise<WorkerProcess> {
     const worker = WorkerProcess.spawn({ name: `w${started.length + 1}`, command, logFile: join(logDir, `w${started.length + 1}.log`), env: { ...process.env, ...env } });

@@ -26,7 +26,10 @@ beforeAll(async () => {
     delete process.env['GITHUB_STEP_SUMMARY'];
   }
 }, RUN_BOUND_MS + 10_000);
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  if (run !== undefined) rmSync(run.resultsDir, { recursive: true, force: true });
+});
 
 describe('a run with --junit under GitHub Actions', () => {
   it('exits with its verdict and writes JUnit XML: a testcase per check, the leak a failure, the report attached', () => {

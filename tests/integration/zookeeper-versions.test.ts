@@ -3,7 +3,7 @@
  * reports the version asked for, and a killed server restarts on the same version (docker: the cached jars stay
  * mounted in its container).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,13 +35,16 @@ describe.each(backends.flatMap((backend) => ZOOKEEPER_VERSIONS.map((version) => 
   '%s cluster of ZooKeeper %s',
   (backend, version: ZooKeeperVersion) => {
     let cluster: (Cluster & KillRestart) | undefined;
+    let runDir: string | undefined;
 
     afterEach(async () => {
       await cluster?.teardown();
+      if (runDir !== undefined) await rm(runDir, { recursive: true, force: true });
     });
 
     it('comes up with one leader, every server reports the version, and a restarted server keeps it', async () => {
-      cluster = (await createCluster({ backend, runDir: await mkdtemp(join(tmpdir(), `zkj-versions-${backend}-${version}-`)), zkVersion: version })) as Cluster & KillRestart;
+      runDir = await mkdtemp(join(tmpdir(), `zkj-versions-${backend}-${version}-`));
+      cluster = (await createCluster({ backend, runDir, zkVersion: version })) as Cluster & KillRestart;
       const startedAt = performance.now();
       await cluster.start();
       console.log(`measure: ${backend} ZooKeeper ${version} start to elected leader: ${Math.round(performance.now() - startedAt)} ms`);
