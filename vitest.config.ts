@@ -5,8 +5,8 @@ import { defineConfig } from 'vitest/config';
  * ZooKeeper, Docker or browser), seconds. integration: real ensembles, workers, Docker (tests/integration).
  * browser: reports in Chromium (tests/browser). e2e: whole runs of the CLI (tests/e2e).
  * Unit files run two at a time: they touch nothing shared. So do e2e files: each run owns its ensemble, ids,
- * namespaces and subnet, and they mostly wait on time limits and sessions (979 s one at a time, 567 s two at a
- * time, all passing). Integration files run one at a time: some share one ensemble among many sessions, set up
+ * namespaces and subnet, and they mostly wait on time limits and sessions (979 s one at a time, 567–612 s two at
+ * a time). Integration files run one at a time: some share one ensemble among many sessions, set up
  * the machine or sweep it.
  */
 const tier = (name: string, include: string[], fileParallelism = false) => ({ extends: true as const, test: { name, include, fileParallelism } });

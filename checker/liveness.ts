@@ -82,7 +82,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     const state = this.stateOf(lock);
     if (window.access === 'write') this.writerArrives(state, window.start);
     if (state.freeSince === null) return;
-    if (this.unfaulted(state.freeSince, window.start) > this.boundNs) {
+    if (this.exceedsBound(state.freeSince, window.start)) {
       for (const waiter of this.waitersOn(lock, waitsForFreeLock)) this.judge(waiter, state.freeSince, window.start, 'waited-while-free');
     }
     state.freeSince = null;
@@ -99,7 +99,7 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
     const since = state.writerlessSince;
     state.writers++;
     if (since === null) return;
-    if (this.unfaulted(since, time) > this.boundNs) {
+    if (this.exceedsBound(since, time)) {
       for (const reader of this.waitersOn(state.lock, waitsForWriters)) this.judge(reader, since, time, 'reader-waited-without-writer');
     }
     state.writerlessSince = null;
@@ -144,10 +144,15 @@ class LivenessCheck implements RunningCheck<LivenessResult> {
 
   private judge(waiter: TrackedOp, freeSince: Nanos, until: Nanos, cause: WaitCause): void {
     const start = Math.max(freeSince, waiter.invokeTime);
+    if (!this.exceedsBound(start, until) || this.flagged.has(waiter.id)) return;
     const unfaultedNs = this.unfaulted(start, until);
-    if (unfaultedNs <= this.boundNs || this.flagged.has(waiter.id)) return;
     this.flagged.add(waiter.id);
     this.found.push({ waiter, freeSpan: { start, end: until }, unfaultedNs, cause });
+  }
+
+  /** Whether [start, end] holds more than the bound of time with no server fault in force; a short span is not searched. */
+  private exceedsBound(start: Nanos, end: Nanos): boolean {
+    return end - start > this.boundNs && this.unfaulted(start, end) > this.boundNs;
   }
 
   /** The part of [start, end] with no server fault in force: what the bound is measured against. */

@@ -8,9 +8,9 @@ import type { NemesisLine } from '../ground/history.ts';
 import type { Interval, Nanos } from './types.ts';
 
 /** Nemeses that take servers down: their `value.nodes`. */
-export const SERVER_DOWN = new Set(['kill', 'pause', 'kill-mid-create']);
+const SERVER_DOWN = new Set(['kill', 'pause', 'kill-mid-create']);
 /** The nemesis that cuts links between servers: its `value.grudge`. */
-export const SERVER_PARTITION = 'partition';
+const SERVER_PARTITION = 'partition';
 
 export const isServerFault = (line: NemesisLine): boolean => SERVER_DOWN.has(line.f) || line.f === SERVER_PARTITION;
 

@@ -8,12 +8,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandPath } from './exec.ts';
 
 const ARCHIVES = fileURLToPath(new URL('../.cache/cds/', import.meta.url));
-/** JVM warnings (CDS prints some while archiving) go to stderr: the server's stdout is a log, but keep one rule. */
-const QUIET = ['-Xlog:disable', '-Xlog:all=warning:stderr'];
 
 export interface ClassArchive {
   /** The JVM options for the next server; `records` when it records the archive: stop it cleanly, then `settle`. */
@@ -23,19 +22,20 @@ export interface ClassArchive {
 }
 
 export function classArchive(classpath: string, dir = ARCHIVES): ClassArchive {
-  const java = javaBinary();
+  const onPath = commandPath('java');
+  const java = onPath === null ? null : realpathSync(onPath);
   const digest = createHash('sha256').update(classpath).update('\0').update(java === null ? '' : `${java}\0${statSync(java).mtimeMs}`).digest('hex').slice(0, 16);
   const archive = join(dir, `${digest}.jsa`);
   const recordingPath = join(dir, `${digest}.${randomBytes(4).toString('hex')}.recording`);
   let recording = false;
   return {
     next() {
-      if (existsSync(archive)) return { options: [...QUIET, `-XX:SharedArchiveFile=${archive}`], records: false };
-      if (recording) return { options: QUIET, records: false };
+      if (existsSync(archive)) return { options: [`-XX:SharedArchiveFile=${archive}`], records: false };
+      if (recording) return { options: [], records: false };
       recording = true;
       mkdirSync(dir, { recursive: true });
       removeStaleRecordings(dir, digest);
-      return { options: [...QUIET, `-XX:ArchiveClassesAtExit=${recordingPath}`], records: true };
+      return { options: [`-XX:ArchiveClassesAtExit=${recordingPath}`], records: true };
     },
     settle() {
       if (!recording) return;
@@ -53,12 +53,4 @@ function removeStaleRecordings(dir: string, digest: string): void {
     const path = join(dir, name);
     if (name.startsWith(`${digest}.`) && name.endsWith('.recording') && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { force: true });
   }
-}
-
-function javaBinary(): string | null {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const candidate = join(dir, 'java');
-    if (dir !== '' && existsSync(candidate)) return realpathSync(candidate);
-  }
-  return null;
 }

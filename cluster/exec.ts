@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -13,6 +15,21 @@ export async function run(command: string, args: readonly string[]): Promise<str
     const reason = stderr || (error instanceof Error ? error.message : String(error));
     throw new Error(`${command} ${args.join(' ')}: ${reason}`);
   }
+}
+
+/** Where PATH finds an executable `command`, or null. */
+export function commandPath(command: string): string | null {
+  for (const directory of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (directory === '') continue;
+    const candidate = join(directory, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 /** Runs a command inside a network namespace. */

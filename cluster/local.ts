@@ -4,12 +4,12 @@
  * server while partitions are iptables rules inside the namespaces.
  */
 import { spawn } from 'node:child_process';
-import { access, constants, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { classArchive, type ClassArchive } from './class-archive.ts';
 import { ClusterError } from './errors.ts';
-import { run, runIn } from './exec.ts';
+import { commandPath, run, runIn } from './exec.ts';
 import {
   claimSubnet,
   isStopped,
@@ -82,7 +82,7 @@ export function checkRoot(): void {
 export async function checkPrerequisites(): Promise<void> {
   checkRoot();
   for (const command of ['java', 'ip', 'iptables']) {
-    if (!(await onPath(command))) {
+    if (commandPath(command) === null) {
       throw new ClusterError(`'${command}' not found on PATH; run scripts/setup.sh (or npm run setup) as root`);
     }
   }
@@ -91,13 +91,6 @@ export async function checkPrerequisites(): Promise<void> {
       throw new ClusterError(`${jar} is missing; install Debian's zookeeper package (npm run setup)`);
     }
   }
-}
-
-async function onPath(command: string): Promise<boolean> {
-  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
-    if (await access(join(directory, command), constants.X_OK).then(() => true, () => false)) return true;
-  }
-  return false;
 }
 
 export function validateOptions(options: LocalClusterOptions): void {

@@ -57,23 +57,18 @@ export function newZkHandle(connect: string, sessionTimeoutMs: number): ZkHandle
 
 /**
  * A connected session: resolves once the client has one; rejects when none came within `withinMs`. Each handshake
- * gets a second, then twice as long as the one before, then a fresh handle tries: in a process that also spawns
- * children, the binding now and then never hears its socket again (docs/environment.md). The handles that gave up
- * stay open until the end, so that the next one's socket gets another descriptor number than theirs.
+ * gets a second, then twice as long as the one before, and a handle without a session by then is closed for a
+ * fresh one: in a process that also spawns children, the binding now and then never hears its socket again
+ * (docs/environment.md), and that handle would wait out the whole session timeout for nothing.
  */
 export async function connectedZkHandle(connect: string, sessionTimeoutMs: number, withinMs = 15_000): Promise<ZkHandle> {
   const deadline = Date.now() + withinMs;
-  const gaveUp: ZkHandle[] = [];
-  try {
-    for (let attemptMs = FIRST_HANDSHAKE_MS; ; attemptMs *= 2) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ZooKeeper session with ${connect} within ${withinMs} ms`);
-      const handle = newZkHandle(connect, sessionTimeoutMs);
-      if (await sessionWithin(handle, Math.min(attemptMs, left))) return handle;
-      gaveUp.push(handle);
-    }
-  } finally {
-    for (const handle of gaveUp) handle.close();
+  for (let attemptMs = FIRST_HANDSHAKE_MS; ; attemptMs *= 2) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no ZooKeeper session with ${connect} within ${withinMs} ms`);
+    const handle = newZkHandle(connect, sessionTimeoutMs);
+    if (await sessionWithin(handle, Math.min(attemptMs, left))) return handle;
+    handle.close();
   }
 }
 

@@ -25,7 +25,7 @@ it('is recorded by the first JVM, once, and mapped by the next', async () => {
   const archive = classArchive(ZOOKEEPER_CLASSPATH, dir);
   const first = archive.next();
   expect(first.records).toBe(true);
-  expect(archive.next(), 'a second server while the first records').toEqual({ options: expect.not.arrayContaining([expect.stringMatching(/Archive/)]) as string[], records: false });
+  expect(archive.next(), 'a second server while the first records').toEqual({ options: [], records: false });
   const { stdout } = await java([...first.options, ...main]);
   expect(stdout).toMatch(/^\d+\.\d+\.\d+/);
   archive.settle();
